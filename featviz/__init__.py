@@ -1,0 +1,34 @@
+"""featviz: feature visualization for Keras 3 image models.
+
+Three orthogonal axes, wired together by gin into one compiled loop:
+objectives (what to maximise), parameterizations (how the image is represented) and transforms
+(what it must survive); callbacks log to TensorBoard, save images and apply between-step
+operations.
+
+>>> import featviz as fv
+>>> model = fv.load_model("demo")
+>>> render = fv.Visualizer(model, fv.ClassLogit("vertical_stripes"), steps=64).run()
+"""
+
+from featviz.callbacks import (Animation, Callback, CallbackList, HistorySaver, ImageSaver,
+                               ProgressBar, Restandardize, ScheduledTransform, TensorBoard)
+from featviz.images import grid, load_image, save_png
+from featviz.models import VisModel, load_model
+from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbability, Features,
+                                FunctionObjective, Neuron, Objective, Sum, TotalVariation,
+                                objective, stack, weighted_sum)
+from featviz.params import Fourier, Parameterization, Pixel
+from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
+from featviz.transforms import (GaussianBlur, Jitter, Pad, RandomRotate, RandomScale, Zoom,
+                                compose, standard_transforms)
+
+__all__ = [
+    "Animation", "Callback", "CallbackList", "Channel", "ClassLogit", "ClassProbability",
+    "Features", "Fourier", "FunctionObjective", "GaussianBlur", "HistorySaver", "ImageSaver",
+    "Jitter", "L2", "LOGITS", "Neuron", "NonFiniteError", "NormalizeGradient", "Objective", "Pad",
+    "Parameterization", "Pixel", "ProgressBar", "RandomRotate", "RandomScale", "Render",
+    "Restandardize", "ScheduledTransform", "Sum", "TensorBoard", "TotalVariation", "VisModel",
+    "Visualizer", "Zoom", "compose", "grid", "load_image", "load_model", "objective", "save_png",
+    "stack", "standard_transforms", "weighted_sum",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,388 @@
+"""Callbacks: Keras-style hooks around the optimization loop.
+
+A callback overrides any of `on_run_begin(logs)`, `on_step_begin(step, logs)`,
+`on_step_end(step, logs)` and `on_run_end(logs)`; the `Visualizer` is given once through
+`set_visualizer`, and `logs` is the only data channel:
+
+- step logs: "loss" (float, total), "losses" ([batch] per image), "objectives" ({term name:
+  [batch]}), "metrics" ({"metric/name": [batch]}, when metrics are set), "images" (the step's
+  images, a [batch, height, width, channels] tensor in [0, 1]);
+- run-begin logs: "names" (one name per image); run-end logs: "images" (final, numpy),
+  "render" (the `Render`), "error" (the exception that ended the run, or None).
+
+Besides logging (`TensorBoard`, `ImageSaver`, `Animation`, `HistorySaver`, `ProgressBar`), callbacks
+apply the between-step image operations some methods depend on: `ScheduledTransform` (blur every
+N steps, progressive zoom) and `Restandardize` (the seed method's clip and z-score). Every
+frequency argument counts steps, and 0 turns that output off.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from featviz import images as image_io
+from featviz.transforms import Transform
+
+if TYPE_CHECKING:
+    from featviz.render import Visualizer
+
+Logs = dict[str, Any]
+
+
+class Callback:
+    """Base class: no-op hooks, and the `Visualizer` they observe."""
+
+    visualizer: Visualizer | None = None
+
+    def set_visualizer(self, visualizer: Visualizer) -> None:
+        """Called once before `on_run_begin`."""
+        self.visualizer = visualizer
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        """Called before the first step."""
+
+    def on_step_begin(self, step: int, logs: Logs | None = None) -> None:
+        """Called before each step (0-based)."""
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        """Called after each step with that step's logs."""
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        """Called once at the end, also when the run was stopped or failed."""
+
+    def output_dir(self, own: str | None) -> Path:
+        """`own` if given, else the visualizer's run directory."""
+        directory = own if own is not None else getattr(self.visualizer, "logdir", None)
+        if directory is None:
+            raise ValueError(
+                f"{type(self).__name__} has no output directory: pass one, or set "
+                f"Visualizer.logdir (the CLI sets it to the run directory)"
+            )
+        return Path(directory)
+
+
+class CallbackList(Callback):
+    """Calls each callback in order; itself a callback."""
+
+    def __init__(self, callbacks: Sequence[Callback] = ()) -> None:
+        self.callbacks = list(callbacks)
+        for i, callback in enumerate(self.callbacks):
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callback {i} is {callback!r}, not a featviz Callback instance (in gin, "
+                    f"write @Name() with parentheses)"
+                )
+
+    def set_visualizer(self, visualizer: Visualizer) -> None:
+        for callback in self.callbacks:
+            callback.set_visualizer(visualizer)
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_run_begin(logs)
+
+    def on_step_begin(self, step: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_step_begin(step, logs)
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_step_end(step, logs)
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_run_end(logs)
+
+
+def _due(step: int, every: int) -> bool:
+    return every > 0 and (step + 1) % every == 0
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of an objective name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "image"
+
+
+@gin.register(module="featviz")
+class TensorBoard(Callback):
+    """Logs losses, objective values, images and the operative gin config to TensorBoard.
+
+    Tags: `loss/total`, `loss/<image name>`, `objective/<term>` (summed over the batch),
+    `metric/<metric>`, `images/<image name>`, and the text `config/operative_gin` (written after
+    the first step, when gin knows every value the run used).
+
+    Args:
+        logdir: event directory; default: the visualizer's run directory.
+        scalar_every: write scalars every N steps.
+        image_every: write images every N steps (and always after the last step).
+    """
+
+    def __init__(self, logdir: str | None = None, scalar_every: int = 1, image_every: int = 10) -> None:
+        self.logdir = logdir
+        self.scalar_every = scalar_every
+        self.image_every = image_every
+        self._writer: tf.summary.SummaryWriter | None = None
+        self._names: list[str] = []
+
+    def _get_writer(self) -> tf.summary.SummaryWriter:
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.output_dir(self.logdir)))
+        return self._writer
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        self._names = list((logs or {}).get("names", []))
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        with self._get_writer().as_default(step=step):
+            if _due(step, self.scalar_every):
+                tf.summary.scalar("loss/total", logs["loss"])
+                if len(self._names) > 1:
+                    for name, loss in zip(self._names, logs["losses"]):
+                        tf.summary.scalar(f"loss/{name}", loss)
+                for name, values in {**logs["objectives"], **logs.get("metrics", {})}.items():
+                    tag = name if name.startswith("metric/") else f"objective/{name}"
+                    tf.summary.scalar(tag, float(np.sum(values)))
+            if _due(step, self.image_every):
+                self._write_images(logs["images"])
+            if step == 0:
+                tf.summary.text("config/operative_gin", _markdown_code(gin.operative_config_str()))
+
+    def _write_images(self, images: tf.Tensor | np.ndarray) -> None:
+        for i, name in enumerate(self._names):
+            tf.summary.image(f"images/{name}", images[i:i + 1])
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        if self._writer is None:
+            return
+        render = (logs or {}).get("render")
+        if render is not None and render.steps:
+            with self._writer.as_default(step=render.steps):
+                self._write_images(render.images)
+        self._writer.close()
+        self._writer = None
+
+
+def _markdown_code(text: str) -> str:
+    # TensorBoard renders text as Markdown; indenting keeps gin's layout and comments intact.
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+@gin.register(module="featviz")
+class ImageSaver(Callback):
+    """Writes the final images as PNGs: one per image (named after its objective) and a grid.
+
+    Args:
+        directory: where to write; default: the visualizer's run directory.
+        grid: also write `grid.png`, the images tiled with their names.
+        scale: integer upscaling of the grid's tiles (nearest neighbour), for small images.
+    """
+
+    def __init__(self, directory: str | None = None, grid: bool = True, scale: int = 1) -> None:
+        self.directory = directory
+        self.grid = grid
+        self.scale = scale
+        self.written: list[Path] = []
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        directory = self.output_dir(self.directory)
+        images = logs["images"]
+        names = self.visualizer.names
+        self.written = [
+            image_io.save_png(directory / f"{i:02d}_{slug(name)}.png", image)
+            for i, (name, image) in enumerate(zip(names, images))
+        ]
+        if self.grid:
+            tiled = image_io.grid(images, names, scale=self.scale)
+            self.written.append(image_io.save_png(directory / "grid.png", tiled))
+
+
+@gin.register(module="featviz")
+class HistorySaver(Callback):
+    """Writes the loss history (`Render.history`) to `history.npz` at the end of the run."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        self.directory = directory
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        history = logs["render"].history
+        path = self.output_dir(self.directory) / "history.npz"
+        arrays = {slug(key): value for key, value in history.items()}
+        image_io.atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+
+
+@gin.register(module="featviz")
+class Animation(Callback):
+    """Records the labelled image grid every N steps and writes an animated GIF (and MP4).
+
+    Args:
+        every: record a frame every N steps (the final images are always the last frame).
+        directory: where to write; default: the visualizer's run directory.
+        filename: GIF file name; the MP4 (written when `ffmpeg` is on PATH) shares its stem.
+        fps: frames per second.
+        scale: integer upscaling of the tiles.
+    """
+
+    def __init__(self, every: int = 20, directory: str | None = None, filename: str = "animation.gif",
+                 fps: int = 10, scale: int = 1) -> None:
+        self.every = every
+        self.directory = directory
+        self.filename = filename
+        self.fps = fps
+        self.scale = scale
+        self.frames: list[np.ndarray] = []
+
+    def _frame(self, images: np.ndarray, step: int) -> np.ndarray:
+        labels = [f"{name} ({step})" for name in self.visualizer.names]
+        return image_io.to_uint8(image_io.grid(np.asarray(images), labels, scale=self.scale))
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        self.frames = []
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        if _due(step, self.every):
+            self.frames.append(self._frame(logs["images"], step + 1))
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        render = logs["render"]
+        self.frames.append(self._frame(render.images, render.steps))
+        path = self.output_dir(self.directory) / self.filename
+        pil_frames = [image_io.Image.fromarray(frame) for frame in self.frames]
+        image_io.atomic_write(path, lambda tmp: pil_frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=pil_frames[1:],
+            duration=int(1000 / self.fps), loop=0))
+        if shutil.which("ffmpeg"):
+            image_io.atomic_write(path.with_suffix(".mp4"), lambda tmp: _write_mp4(tmp, self.frames, self.fps))
+
+
+def _write_mp4(path: str, frames: list[np.ndarray], fps: int) -> None:
+    height, width = frames[0].shape[:2]
+    # yuv420p (what players expect) needs even sizes: pad by one pixel where odd.
+    pad = "pad=ceil(iw/2)*2:ceil(ih/2)*2"
+    command = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-vf", pad,
+               "-pix_fmt", "yuv420p", "-f", "mp4", path]
+    subprocess.run(command, input=b"".join(f.tobytes() for f in frames), check=True)
+
+
+@gin.register(module="featviz")
+class ScheduledTransform(Callback):
+    """Applies a deterministic transform to the images between steps, every N steps.
+
+    The seed method's between-round operations are two of these: Gaussian blur (sigma 1.0) and
+    progressive zoom (`Zoom(1.01)`), every 20 steps. Not applied after the last step, so the
+    final images are those the objective saw.
+
+    Args:
+        transform: e.g. `GaussianBlur(1.0)` or `Zoom(1.01)`.
+        every: apply after every N steps.
+        until: stop applying after this step (None: until the end).
+    """
+
+    def __init__(self, transform: Transform = gin.REQUIRED, every: int = 20, until: int | None = None) -> None:
+        if isinstance(transform, type) or not callable(transform):
+            raise TypeError(f"ScheduledTransform needs a transform instance, got {transform!r}")
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"ScheduledTransform.every must be a positive int, got {every!r}")
+        self.transform = transform
+        self.every = every
+        self.until = until
+        self._update = None
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        seed = tf.constant([0, 0], tf.int64)
+        self._update = self.visualizer.image_update(lambda images: self.transform(images, seed))
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        last = self.visualizer.steps - 1
+        if _due(step, self.every) and step < last and (self.until is None or step < self.until):
+            self._update()
+
+
+@gin.register(module="featviz")
+class Restandardize(Callback):
+    """Clips the raw variable and re-standardises each image (the seed method, after each step).
+
+    raw <- scale * (c - mean(c)) / std(c), with c = clip(raw, -clip, clip), per image. Meant for
+    `Pixel(activation="sigmoid")`, whose raw variable is the pre-sigmoid image: it keeps the
+    sigmoid out of saturation, where gradients vanish.
+    """
+
+    def __init__(self, clip: float = 50.0, scale: float = 1.5, every: int = 1) -> None:
+        self.clip = clip
+        self.scale = scale
+        self.every = every
+        self._update = None
+
+    def _restandardize(self, raw: tf.Tensor) -> tf.Tensor:
+        clipped = tf.clip_by_value(raw, -self.clip, self.clip)
+        axes = list(range(1, raw.shape.rank))
+        mean, variance = tf.nn.moments(clipped, axes=axes, keepdims=True)
+        return self.scale * (clipped - mean) / tf.sqrt(variance + 1e-12)
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        self._update = self.visualizer.raw_update(self._restandardize)
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        if _due(step, self.every):
+            self._update()
+
+
+@gin.register(module="featviz")
+class ProgressBar(Callback):
+    """A one-line progress bar on stderr with steps/s and the loss.
+
+    On a terminal it redraws at most `refresh` times a second; otherwise (logs, CI) it prints a
+    line at every 10% of the run.
+    """
+
+    def __init__(self, width: int = 30, refresh: float = 10.0, stream: Any = None) -> None:
+        self.width = width
+        self.refresh = refresh
+        self.stream = stream
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        self._out = self.stream or sys.stderr
+        self._tty = hasattr(self._out, "isatty") and self._out.isatty()
+        self._start = time.perf_counter()
+        self._last_draw = 0.0
+        self._total = self.visualizer.steps
+        self._printed_tenth = -1
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        done = step + 1
+        now = time.perf_counter()
+        if self._tty:
+            if now - self._last_draw >= 1.0 / self.refresh or done == self._total:
+                self._last_draw = now
+                self._out.write("\r" + self._line(done, logs["loss"], now))
+                self._out.flush()
+        else:
+            tenth = done * 10 // self._total
+            if tenth > self._printed_tenth:
+                self._printed_tenth = tenth
+                self._out.write(self._line(done, logs["loss"], now) + "\n")
+
+    def _line(self, done: int, loss: float, now: float) -> str:
+        filled = int(self.width * done / self._total)
+        bar = "=" * filled + (">" if filled < self.width else "") + " " * (self.width - filled - 1)
+        rate = done / max(now - self._start, 1e-9)
+        return f"[{bar}] {done}/{self._total}  {rate:.1f} steps/s  loss {loss:.4g}"
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        if self._tty:
+            self._out.write("\n")
+        error = (logs or {}).get("error")
+        if error is not None:
+            self._out.write(f"stopped: {error}\n")
+        self._out.flush()

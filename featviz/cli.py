@@ -1,0 +1,176 @@
+"""The `featviz` command line: `featviz run CONFIG.gin` and `featviz layers MODEL`.
+
+`run` parses gin once, here at the entry point (config files, then `--gin_file`s, then
+`--gin_param`s, unknown names are errors), creates the run directory, calls the configured job
+(`experiment.job`, by default one `Visualizer` run) and writes `operative_config.gin` beside the
+outputs. Ctrl-C or SIGTERM stop the run at the end of the current step; what was finished is
+written, and the command exits non-zero with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gin
+
+# Exit codes of a process stopped by SIGINT / SIGTERM, by shell convention (128 + signal).
+_SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class GinConfigSaver:
+    """Writes gin's operative config (every value the run used) to `operative_config.gin`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / "operative_config.gin"
+
+    def save(self) -> None:
+        """Writes the file atomically."""
+        from featviz.images import atomic_write
+
+        text = gin.operative_config_str()
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text))
+
+
+@gin.register(module="featviz")
+def visualize(logdir: str) -> Any:
+    """The default job: one `Visualizer` run, configured entirely by gin, writing to `logdir`."""
+    from featviz.callbacks import HistorySaver
+    from featviz.render import Visualizer
+
+    visualizer = Visualizer(logdir=logdir)
+    visualizer.callbacks.callbacks.append(HistorySaver())
+    return visualizer.run()
+
+
+@gin.configurable(module="featviz", denylist=["logdir"])
+def experiment(logdir: str, job: Callable[[str], Any] = visualize) -> Any:
+    """The root of every `featviz run`: calls `job(logdir)` (gin: `experiment.job = @name`)."""
+    return job(logdir)
+
+
+def _run_directory(config: str, logdir: str | None, overwrite: bool) -> Path:
+    if logdir is None:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path("runs") / f"{Path(config).stem}-{stamp}"
+    else:
+        path = Path(logdir)
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise SystemExit(
+            f"featviz: run directory {str(path)!r} already exists and is not empty; choose "
+            f"another --logdir or pass --overwrite"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".featviz-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise SystemExit(f"featviz: cannot write to run directory {str(path)!r}: {error.strerror}") from None
+    return path
+
+
+def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
+    for file in files:
+        if not os.path.isfile(file):
+            raise SystemExit(f"featviz: gin config file {file!r} does not exist")
+    # Importing the package registers every configurable name gin may see.
+    import featviz  # noqa: F401
+
+    try:
+        gin.parse_config_files_and_bindings(files, params, skip_unknown=False)
+    except (ValueError, TypeError, NameError, SyntaxError) as error:
+        raise SystemExit(f"featviz: invalid gin configuration: {error}") from None
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from featviz import render
+
+    _parse_gin([args.config, *args.gin_file], args.gin_param)
+    logdir = _run_directory(args.config, args.logdir, args.overwrite)
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        received.append(signum)
+        render.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}
+    saver = GinConfigSaver(logdir)
+    render.clear_stop()
+    try:
+        with gin.unlock_config():
+            experiment(str(logdir))
+    except render.NonFiniteError as error:
+        saver.save()
+        print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
+        return 3
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    saver.save()
+    if received:
+        name = signal.Signals(received[0]).name
+        print(f"featviz: interrupted by {name}; finished steps were saved in {logdir}", file=sys.stderr)
+        return _SIGNAL_EXIT[received[0]]
+    print(f"featviz: done; outputs in {logdir} (tensorboard --logdir {logdir.parent})")
+    return 0
+
+
+def _command_layers(args: argparse.Namespace) -> int:
+    from featviz.models import load_model
+
+    model = load_model(args.model, weights=args.weights)
+    rows = [("layer", "type", "output shape", "channels")]
+    for layer in model.model.layers:
+        try:
+            shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = ("?",)
+        channels = str(shape[-1]) if len(shape) >= 2 and shape[-1] is not None else "-"
+        rows.append((layer.name, type(layer).__name__, str(shape), channels))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `featviz` command."""
+    parser = argparse.ArgumentParser(prog="featviz", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a gin-configured visualization")
+    run.add_argument("config", help="a .gin file (see configs/)")
+    run.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
+    run.add_argument("--gin_param", action="append", default=[],
+                     help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
+    run.add_argument("--logdir", help="run directory (default: runs/<config>-<time>)")
+    run.add_argument("--overwrite", action="store_true", help="allow writing into an existing non-empty --logdir")
+    run.set_defaults(handler=_command_run)
+
+    layers = commands.add_parser("layers", help="list a model's layers with shapes and channel counts")
+    layers.add_argument("model", help="'demo', a keras.applications name (e.g. vgg16) or a .keras/.h5 file")
+    layers.add_argument("--weights", default=None,
+                        help="weights for keras.applications names (default: none, works offline)")
+    layers.set_defaults(handler=_command_layers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `featviz` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError, FileNotFoundError, OSError) as error:
+        print(f"featviz: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

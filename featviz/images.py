@@ -1,0 +1,160 @@
+"""Image files in and out: one loader for every input image, atomic PNG writing, labelled grids.
+
+Arrays in featviz are float images in [0, 1], [height, width, channels] or
+[batch, height, width, channels], channels 1 (grayscale) or 3 (RGB).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+
+
+def looks_like_path(value: object) -> bool:
+    """Whether a string names an image file (by its suffix or by existing)."""
+    return isinstance(value, (str, os.PathLike)) and (
+        str(value).lower().endswith(_IMAGE_SUFFIXES) or os.path.exists(value)
+    )
+
+
+def load_image(path: str | os.PathLike, size: tuple[int, int] | None = None, channels: int = 3) -> np.ndarray:
+    """Reads any image Pillow can read as float32 [height, width, channels] in [0, 1].
+
+    Grayscale, palette and RGBA files are converted explicitly (alpha is composited on white, so
+    transparent regions do not turn black); `size` (height, width) resizes with Lanczos.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not an image Pillow can read, or `channels` is not 1 or 3.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+            image = image.convert("RGB" if channels == 3 else "L")
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(
+            f"{str(path)!r} is not an image file Pillow can read ({error}); "
+            f"use a PNG, JPEG, BMP, GIF, TIFF or WebP file"
+        ) from None
+    if size is not None:
+        height, width = size
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    return array[..., None] if channels == 1 else array
+
+
+def as_image_batch(
+    source: str | os.PathLike | np.ndarray, size: tuple[int, int], channels: int, batch: int
+) -> np.ndarray:
+    """A file path or an array as float32 [batch, height, width, channels] in [0, 1].
+
+    A single image is repeated `batch` times; an array batch must already have `batch` images.
+    """
+    if looks_like_path(source):
+        array = load_image(source, size, channels)
+    else:
+        array = np.asarray(source, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim == 3:
+        array = np.repeat(array[None], batch, axis=0)
+    if array.ndim != 4 or array.shape[0] != batch or array.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"an initial image must be [height, width, 1|3] or [{batch}, height, width, 1|3]; "
+            f"got shape {array.shape}"
+        )
+    if array.shape[-1] != channels:
+        array = array.mean(-1, keepdims=True) if channels == 1 else np.repeat(array, 3, axis=-1)
+    if array.shape[1:3] != tuple(size):
+        import tensorflow as tf  # only needed for resizing arrays
+
+        array = tf.image.resize(array, size, method="bilinear").numpy()
+    if np.nanmin(array) < 0 or np.nanmax(array) > 1 or not np.all(np.isfinite(array)):
+        raise ValueError("initial image values must be finite and in [0, 1]")
+    return array.astype(np.float32)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """[0, 1] floats to uint8, rounding (values outside [0, 1] are clipped)."""
+    return np.round(np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    """One [height, width, 1|3] float image as a Pillow image (grayscale stays grayscale)."""
+    array = to_uint8(image)
+    return Image.fromarray(array[..., 0], "L") if array.shape[-1] == 1 else Image.fromarray(array, "RGB")
+
+
+def atomic_write(path: str | os.PathLike, write: callable) -> Path:
+    """Calls `write(tmp_path)` then renames onto `path`, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Writes one [height, width, 1|3] float image in [0, 1] as a PNG, atomically."""
+    pil = to_pil(image)
+    return atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"))
+
+
+def grid(images: np.ndarray, labels: Sequence[str] | None = None, columns: int | None = None,
+         scale: int = 1, pad: int = 2) -> np.ndarray:
+    """Tiles [batch, height, width, channels] images into one image, each with its label below.
+
+    Returns:
+        float32 [grid height, grid width, 3] in [0, 1] (grayscale tiles are shown as RGB).
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    batch, height, width, _ = images.shape
+    columns = columns or int(np.ceil(np.sqrt(batch)))
+    rows = int(np.ceil(batch / columns))
+    tile_h, tile_w = height * scale, width * scale
+    label_h = 12 if labels else 0
+    canvas = Image.new("RGB", (columns * (tile_w + pad) + pad, rows * (tile_h + label_h + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    for i in range(batch):
+        row, col = divmod(i, columns)
+        x, y = pad + col * (tile_w + pad), pad + row * (tile_h + label_h + pad)
+        tile = to_pil(images[i]).resize((tile_w, tile_h), Image.Resampling.NEAREST)
+        canvas.paste(tile, (x, y))
+        if labels:
+            text = _fit(draw, font, str(labels[i]), tile_w)
+            draw.text((x, y + tile_h), text, fill="black", font=font)
+    return np.asarray(canvas, dtype=np.float32) / 255.0
+
+
+def _fit(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, text: str, width: int) -> str:
+    """Shortens `text` with an ellipsis until it fits in `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"

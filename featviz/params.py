@@ -1,0 +1,203 @@
+"""Parameterizations: how a batch of images is represented by the variable being optimized.
+
+A parameterization is an immutable configuration. It creates the initial value of the raw
+variable (`initial`), maps the raw variable to images in [0, 1] (`to_images`, differentiable, run
+inside every step) and maps images back to the raw variable (`from_images`), which lets
+between-step operations (blur, zoom) and initialisation from a photograph work in image space
+for every parameterization. The `Visualizer` owns the variable; parameterizations hold no state.
+
+- `Pixel`: one variable per pixel, squashed by a sigmoid (or clipped).
+- `Fourier`: the image's 2-D spectrum, scaled by 1/frequency so that gradient steps are
+  whitened, optionally in a decorrelated colour space (Olah et al., Feature Visualization,
+  Distill 2017).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from featviz import images as image_io
+
+# Square root of the colour correlation matrix of ImageNet, from its SVD (Lucid's values);
+# columns normalised so that the largest has unit norm. Multiplying decorrelated channels by it
+# gives correlated RGB, so that optimization steps move along natural colour directions.
+_COLOR_CORRELATION_SVD_SQRT = np.array(
+    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32
+)
+_COLOR_MIX = _COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0))
+# Keeps logit() finite when images that touch 0 or 1 are mapped back to sigmoid space.
+_EPS = 1e-4
+_INITS = ("normal", "uniform")
+
+
+def _size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        size = (size, size)
+    size = tuple(size)
+    if len(size) != 2 or not all(isinstance(s, int) and s >= 8 for s in size):
+        raise ValueError(f"size must be an int or (height, width) of ints >= 8, got {size!r}")
+    return size  # type: ignore[return-value]
+
+
+def _logit(images: tf.Tensor) -> tf.Tensor:
+    images = tf.clip_by_value(images, _EPS, 1.0 - _EPS)
+    return tf.math.log(images) - tf.math.log1p(-images)
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameterization(abc.ABC):
+    """Base class: configuration of an image batch's representation.
+
+    Attributes:
+        size: image size, an int or (height, width).
+        batch: number of images; None lets the `Visualizer` use the objective's batch size.
+        channels: 3 for RGB, 1 for grayscale models.
+        init: "normal" (small random values: mid-grey with faint noise), "uniform" (uniform
+            noise images), or an image to start from — a file path or an array
+            [height, width, channels] / [batch, height, width, channels] in [0, 1].
+        init_std: standard deviation of the "normal" initialisation, in raw units.
+    """
+
+    size: int | tuple[int, int] = 64
+    batch: int | None = None
+    channels: int = 3
+    init: str | np.ndarray = "normal"
+    init_std: float = 0.01
+
+    def __post_init__(self) -> None:
+        _size_pair(self.size)
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
+            raise ValueError(f"batch must be a positive int or None, got {self.batch!r}")
+        if isinstance(self.init, str) and self.init not in _INITS and not image_io.looks_like_path(
+            self.init
+        ):
+            raise ValueError(
+                f"init must be one of {_INITS}, an image file path or an array; got {self.init!r}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the images."""
+        return _size_pair(self.size)
+
+    def initial(self, batch: int, seed: int) -> tf.Tensor:
+        """The raw variable's initial value for `batch` images, deterministic in `seed`."""
+        height, width = self.shape
+        if isinstance(self.init, str) and self.init == "normal":
+            return self._normal_init(batch, seed)
+        if isinstance(self.init, str) and self.init == "uniform":
+            noise = tf.random.stateless_uniform(
+                [batch, height, width, self.channels], seed=[seed, 0], minval=0.0, maxval=1.0
+            )
+            return self.from_images(noise)
+        start = image_io.as_image_batch(self.init, (height, width), self.channels, batch)
+        return self.from_images(tf.constant(start))
+
+    @abc.abstractmethod
+    def _normal_init(self, batch: int, seed: int) -> tf.Tensor:
+        """Small random raw values (images near mid-grey)."""
+
+    @abc.abstractmethod
+    def to_images(self, raw: tf.Tensor) -> tf.Tensor:
+        """raw variable -> images [batch, height, width, channels] in [0, 1]."""
+
+    @abc.abstractmethod
+    def from_images(self, images: tf.Tensor) -> tf.Tensor:
+        """images [batch, height, width, channels] in [0, 1] -> raw variable (inverse map)."""
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Pixel(Parameterization):
+    """One variable per pixel and channel.
+
+    Attributes:
+        activation: "sigmoid" (image = sigmoid(raw), as in the published seed method) or
+            "clip" (image = raw clipped to [0, 1]).
+    """
+
+    activation: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.activation not in ("sigmoid", "clip"):
+            raise ValueError(f"activation must be 'sigmoid' or 'clip', got {self.activation!r}")
+
+    def _normal_init(self, batch: int, seed: int) -> tf.Tensor:
+        height, width = self.shape
+        noise = tf.random.stateless_normal(
+            [batch, height, width, self.channels], seed=[seed, 0], stddev=self.init_std
+        )
+        return noise if self.activation == "sigmoid" else noise + 0.5
+
+    def to_images(self, raw: tf.Tensor) -> tf.Tensor:
+        if self.activation == "sigmoid":
+            return tf.sigmoid(raw)
+        return tf.clip_by_value(raw, 0.0, 1.0)
+
+    def from_images(self, images: tf.Tensor) -> tf.Tensor:
+        images = tf.cast(images, tf.float32)
+        return _logit(images) if self.activation == "sigmoid" else images
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Fourier(Parameterization):
+    """The image's real 2-D spectrum, scaled so that all frequencies learn at the same rate.
+
+    Natural images have a 1/f amplitude spectrum; a pixel gradient is dominated by high
+    frequencies. Storing the spectrum divided by 1/f^decay_power (and multiplying it back in
+    `to_images`) makes an optimizer step change all frequencies equally, which removes most of
+    the high-frequency noise of pixel-space ascent.
+
+    Attributes:
+        decorrelate: optimize in a decorrelated colour space (ImageNet's colour statistics).
+        decay_power: exponent of the 1/f scaling (1.0 as in Lucid).
+    """
+
+    decorrelate: bool = True
+    decay_power: float = 1.0
+
+    def _scale(self) -> np.ndarray:
+        height, width = self.shape
+        fy = np.fft.fftfreq(height)[:, None]
+        fx = np.fft.rfftfreq(width)[None, :]
+        freqs = np.sqrt(fx * fx + fy * fy)
+        # The DC term would divide by zero: treat it like the lowest non-zero frequency.
+        scale = 1.0 / np.maximum(freqs, 1.0 / max(height, width)) ** self.decay_power
+        # irfft2d divides by height*width; this keeps pixel values O(1) for O(1) spectra.
+        return (scale * np.sqrt(height * width)).astype(np.float32)
+
+    def _normal_init(self, batch: int, seed: int) -> tf.Tensor:
+        height, width = self.shape
+        return tf.random.stateless_normal(
+            [batch, self.channels, height, width // 2 + 1, 2], seed=[seed, 0], stddev=self.init_std
+        )
+
+    def _mix(self, images: tf.Tensor, inverse: bool) -> tf.Tensor:
+        if not (self.decorrelate and self.channels == 3):
+            return images
+        mix = np.linalg.inv(_COLOR_MIX.T) if inverse else _COLOR_MIX.T
+        return tf.einsum("bhwc,cd->bhwd", images, tf.constant(mix.astype(np.float32)))
+
+    def to_images(self, raw: tf.Tensor) -> tf.Tensor:
+        height, width = self.shape
+        spectrum = tf.complex(raw[..., 0], raw[..., 1]) * tf.cast(self._scale(), tf.complex64)
+        planes = tf.signal.irfft2d(spectrum, fft_length=[height, width])  # [b, c, h, w]
+        # Lucid divides by 4 so that a unit-variance spectrum gives moderate pre-sigmoid values.
+        images = tf.transpose(planes, [0, 2, 3, 1]) / 4.0
+        return tf.sigmoid(self._mix(images, inverse=False))
+
+    def from_images(self, images: tf.Tensor) -> tf.Tensor:
+        height, width = self.shape
+        linear = self._mix(_logit(tf.cast(images, tf.float32)), inverse=True) * 4.0
+        spectrum = tf.signal.rfft2d(tf.transpose(linear, [0, 3, 1, 2]), fft_length=[height, width])
+        spectrum = spectrum / tf.cast(self._scale(), tf.complex64)
+        return tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=-1)

@@ -1,0 +1,326 @@
+"""The optimization loop: `Visualizer` wires objective, parameterization, transforms and model.
+
+Each step runs as one compiled `tf.function`:
+parameterize -> transform -> resize to the model's input -> preprocess -> extract features ->
+objective -> gradient -> gradient transforms -> optimizer update. The step takes no Python
+arguments (a step counter variable seeds the random transforms), so it is traced once per run.
+Around it, Keras-style callbacks see every step's losses and images, and may change the images
+between steps (`Visualizer.image_update`) or stop the run (`Visualizer.stop_training = True`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+
+from featviz.callbacks import Callback, CallbackList
+from featviz.models import VisModel, load_model
+from featviz.objectives import Features, Objective, image_names, stack
+from featviz.params import Fourier, Parameterization
+from featviz.transforms import Transform, compose
+
+GradientTransform = Callable[[tf.Tensor], tf.Tensor]
+
+
+# Set by signal handlers (the CLI's Ctrl-C/SIGTERM): every running loop stops at the end of its
+# current step, and jobs that render several batches skip the rest.
+_STOP_REQUESTED = threading.Event()
+
+
+def request_stop() -> None:
+    """Asks every running `Visualizer` to stop after its current step (safe in signal handlers)."""
+    _STOP_REQUESTED.set()
+
+
+def stop_requested() -> bool:
+    """Whether `request_stop` was called (and not yet cleared by `clear_stop`)."""
+    return _STOP_REQUESTED.is_set()
+
+
+def clear_stop() -> None:
+    """Forgets an earlier `request_stop`, e.g. before the next run in the same process."""
+    _STOP_REQUESTED.clear()
+
+
+class NonFiniteError(FloatingPointError):
+    """The loss or gradient became NaN or infinite; the last finite images were kept."""
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class NormalizeGradient:
+    """Divides each image's gradient by its standard deviation (the seed method's step rule).
+
+    With Adam this mostly matters at the start; with SGD it makes the step size independent of
+    the objective's scale.
+    """
+
+    epsilon: float = 1e-8
+
+    def __call__(self, gradient: tf.Tensor) -> tf.Tensor:
+        axes = list(range(1, gradient.shape.rank))
+        std = tf.math.reduce_std(gradient, axis=axes, keepdims=True)
+        return gradient / (std + self.epsilon)
+
+
+@dataclasses.dataclass(frozen=True)
+class Render:
+    """What `Visualizer.run` returns.
+
+    Attributes:
+        images: final images, float32 [batch, height, width, channels] in [0, 1].
+        names: one readable name per image (the objective that targets it).
+        history: per-step values: "loss" [steps] (total), "losses" [steps, batch] (per image),
+            and one [steps, batch] array per objective term and metric, keyed by its name.
+        steps: the number of steps run (fewer than asked for when the run was stopped).
+    """
+
+    images: np.ndarray
+    names: list[str]
+    history: dict[str, np.ndarray]
+    steps: int
+
+
+def _positive(name: str, value: float, kind: type = float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (
+        kind is int and not isinstance(value, int)
+    ):
+        raise ValueError(f"{name} must be a positive {kind.__name__}, got {value!r}")
+
+
+@gin.configurable(module="featviz")
+class Visualizer:
+    """Optimizes a batch of images to maximise an objective of a model's activations.
+
+    Args:
+        model: a `VisModel`, a `keras.Model`, or anything `load_model` accepts ("demo",
+            "vgg16", a file path).
+        objective: one `Objective`, or a list of them (one image each, as with `stack`).
+        param: the parameterization; default `Fourier` at the model's input size (224 for
+            models with free spatial size) with the objective's batch size.
+        transforms: transforms applied inside every step, in order.
+        steps: number of optimization steps.
+        learning_rate: the optimizer's learning rate (when `optimizer` is a name).
+        optimizer: a Keras optimizer name ("adam", "sgd", ...) or an optimizer instance.
+        gradient_transforms: functions applied to the gradient before the update, in order
+            (e.g. `NormalizeGradient()`).
+        callbacks: `Callback` objects (TensorBoard, ImageSaver, ProgressBar, scheduled blur
+            and zoom, ...).
+        metrics: objectives evaluated and logged every step but not optimized (e.g. the
+            class probability while the logit is maximised).
+        seed: seeds the initial images and every random transform.
+        logdir: the run's output directory; callbacks without their own directory write here.
+    """
+
+    def __init__(
+        self,
+        model: VisModel | keras.Model | str = gin.REQUIRED,
+        objective: Objective | Sequence[Objective] = gin.REQUIRED,
+        param: Parameterization | None = None,
+        transforms: Sequence[Transform] = (),
+        steps: int = 256,
+        learning_rate: float = 0.05,
+        optimizer: str | keras.optimizers.Optimizer = "adam",
+        gradient_transforms: Sequence[GradientTransform] = (),
+        callbacks: Sequence[Callback] = (),
+        metrics: Sequence[Objective] = (),
+        seed: int = 0,
+        logdir: str | None = None,
+    ) -> None:
+        _positive("steps", steps, int)
+        _positive("learning_rate", learning_rate)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError(f"seed must be an int, got {seed!r}")
+        self.model = load_model(model)
+        if isinstance(objective, (list, tuple)):
+            objective = stack(objective)
+        if not isinstance(objective, Objective):
+            raise TypeError(f"objective must be an Objective or a list of them, got {objective!r}")
+        self.objective = objective
+        self.metrics = tuple(metrics)
+        self.param = param if param is not None else Fourier(
+            size=self.model.input_size or 224, channels=self.model.input_channels
+        )
+        self.batch = self.param.batch or objective.batch_size
+        self._check_shapes()
+        self.transform = compose(transforms)
+        self.steps = steps
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.gradient_transforms = tuple(gradient_transforms)
+        self.callbacks = CallbackList(callbacks)
+        self.seed = seed
+        self.logdir = logdir
+        self.names = image_names(objective, self.batch)
+        self.stop_training = False
+        self.variable: tf.Variable | None = None
+
+    def _check_shapes(self) -> None:
+        if self.objective.batch_size > self.batch:
+            raise ValueError(
+                f"the objective targets image {self.objective.batch_size - 1} but the "
+                f"parameterization has batch={self.batch}; use batch={self.objective.batch_size} "
+                f"or None"
+            )
+        if self.param.channels != self.model.input_channels:
+            raise ValueError(
+                f"the parameterization makes {self.param.channels}-channel images but model "
+                f"{self.model.name!r} takes {self.model.input_channels}-channel input; set "
+                f"channels={self.model.input_channels} on the parameterization"
+            )
+        for obj in (self.objective, *self.metrics):
+            obj.check(self.model)
+
+    def images(self) -> tf.Tensor:
+        """The current images, [batch, height, width, channels] in [0, 1]."""
+        return self.param.to_images(self.variable)
+
+    def image_update(self, fn: Callable[[tf.Tensor], tf.Tensor]) -> Callable[[], None]:
+        """A compiled operation replacing the images by `fn(images)` (for between-step edits).
+
+        `fn` maps [batch, height, width, channels] images in [0, 1] to images of the same
+        shape; the result is written back through the parameterization's inverse.
+        """
+        param, variable = self.param, self.variable
+
+        @tf.function
+        def update() -> None:
+            images = tf.clip_by_value(fn(param.to_images(variable)), 0.0, 1.0)
+            variable.assign(param.from_images(images))
+
+        return update
+
+    def raw_update(self, fn: Callable[[tf.Tensor], tf.Tensor]) -> Callable[[], None]:
+        """A compiled operation replacing the raw variable by `fn(raw)` (e.g. clipping)."""
+        variable = self.variable
+
+        @tf.function
+        def update() -> None:
+            variable.assign(fn(variable))
+
+        return update
+
+    def _make_optimizer(self) -> keras.optimizers.Optimizer:
+        if isinstance(self.optimizer, keras.optimizers.Optimizer):
+            return self.optimizer
+        try:
+            return keras.optimizers.get({"class_name": self.optimizer,
+                                         "config": {"learning_rate": self.learning_rate}})
+        except ValueError:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; use a Keras optimizer name such as "
+                f"'adam', 'sgd', 'rmsprop' or 'adamw', or an optimizer instance"
+            ) from None
+
+    def _fit_to_model(self, images: tf.Tensor) -> tf.Tensor:
+        size = self.model.input_size
+        if size is not None and tuple(images.shape[1:3]) != size:
+            images = tf.image.resize(images, size, method="bilinear")
+        return images
+
+    def _build_step(self) -> Callable[[], dict[str, tf.Tensor]]:
+        terms = self.objective.terms()
+        leaves = [leaf for _, leaf in terms]
+        weights = tf.constant([weight for weight, _ in terms], tf.float32)
+        keys = [key for obj in (*leaves, *self.metrics) for key in obj.layers]
+        extract = self.model.extractor(keys)
+        optimizer = self._make_optimizer()
+        variable, counter = self.variable, self._counter
+        # Slot variables must exist before tracing: none may be created inside tf.cond.
+        optimizer.build([variable])
+        seed = tf.constant(self.seed, tf.int64)
+
+        @tf.function
+        def step() -> dict[str, tf.Tensor]:
+            step_seed = tf.stack([seed, counter])
+            with tf.GradientTape() as tape:
+                images = self.param.to_images(variable)
+                inputs = self._fit_to_model(self.transform(images, step_seed))
+                features = Features(extract(self.model.preprocess(inputs)), images, self.model)
+                values = tf.stack([leaf(features) for leaf in leaves])  # [terms, batch]
+                per_image = tf.tensordot(weights, values, axes=1)  # [batch]
+                loss = -tf.reduce_sum(per_image)
+            gradient = tape.gradient(loss, variable)
+            for transform in self.gradient_transforms:
+                gradient = transform(gradient)
+            finite = tf.logical_and(tf.math.is_finite(loss), tf.reduce_all(tf.math.is_finite(gradient)))
+
+            def apply() -> tf.Tensor:
+                optimizer.apply([gradient], [variable])
+                return tf.constant(True)
+
+            # A non-finite step is not applied, so the images stay the last finite ones.
+            tf.cond(finite, apply, lambda: tf.constant(False))
+            counter.assign_add(1)
+            outputs = {"loss": loss, "losses": -per_image, "values": values, "images": images,
+                       "finite": finite}
+            if self.metrics:
+                outputs["metrics"] = tf.stack([metric(features) for metric in self.metrics])
+            return outputs
+
+        return step
+
+    def run(self) -> Render:
+        """Runs the optimization and returns the final images and the loss history.
+
+        Raises:
+            NonFiniteError: the loss or gradient became NaN/Inf (the images of the last finite
+                step are kept and passed to `on_run_end`).
+        """
+        self.stop_training = False
+        self.variable = tf.Variable(self.param.initial(self.batch, self.seed), name="images")
+        self._counter = tf.Variable(0, dtype=tf.int64, name="step")
+        step = self._build_step()
+        term_names = [leaf.name for _, leaf in self.objective.terms()]
+        metric_names = [f"metric/{m.name}" for m in self.metrics]
+        history: dict[str, list] = {"loss": [], "losses": []}
+        self.callbacks.set_visualizer(self)
+        self.callbacks.on_run_begin({"names": self.names})
+        error: NonFiniteError | None = None
+        done = 0
+        for index in range(self.steps):
+            self.callbacks.on_step_begin(index)
+            outputs = step()
+            if not bool(outputs["finite"]):
+                error = self._non_finite(index, outputs, term_names)
+                break
+            logs = self._record(outputs, term_names, metric_names, history)
+            done = index + 1
+            self.callbacks.on_step_end(index, logs)
+            if self.stop_training or stop_requested():
+                break
+        images = self.images().numpy()
+        arrays = {key: np.asarray(values) for key, values in history.items()}
+        render = Render(images, list(self.names), arrays, done)
+        self.callbacks.on_run_end({"images": images, "render": render, "error": error})
+        if error is not None:
+            raise error
+        return render
+
+    def _record(self, outputs: dict, term_names: list[str], metric_names: list[str],
+                history: dict[str, list]) -> dict:
+        values = outputs["values"].numpy()
+        logs = {"loss": float(outputs["loss"]), "losses": outputs["losses"].numpy(),
+                "images": outputs["images"], "objectives": dict(zip(term_names, values))}
+        if metric_names:
+            logs["metrics"] = dict(zip(metric_names, outputs["metrics"].numpy()))
+        for key in ("loss", "losses"):
+            history[key].append(logs[key])
+        for name, value in {**logs["objectives"], **logs.get("metrics", {})}.items():
+            history.setdefault(name, []).append(value)
+        return logs
+
+    def _non_finite(self, index: int, outputs: dict, term_names: list[str]) -> NonFiniteError:
+        values = outputs["values"].numpy()
+        bad = [name for name, row in zip(term_names, values) if not np.all(np.isfinite(row))]
+        culprit = f"objective term(s) {', '.join(bad)}" if bad else "the gradient"
+        return NonFiniteError(
+            f"step {index}: {culprit} became NaN or infinite; stopped, keeping the images of "
+            f"step {index} (the last finite ones)"
+        )

@@ -1,0 +1,229 @@
+"""Transforms: differentiable image-to-image functions the visualization must survive.
+
+Contract: `transform(images, seed) -> images`, with `images` [batch, height, width, channels]
+float32 in [0, 1] and `seed` a [2] int32 tensor. Stochastic transforms (named `Random*`, plus
+`Jitter`) draw from stateless random ops seeded by `seed`, so a run is reproducible and the
+compiled step never retraces; deterministic ones ignore `seed`. Output sizes may differ from
+input sizes (jitter crops, scaling resizes): the loop resizes to the model's input at the end.
+
+Transforms are immutable and do their TensorFlow work only when called; constant kernels are
+computed once, at trace time. `compose` chains a list, splitting the seed between the members.
+The same deterministic transforms (`GaussianBlur`, `Zoom`) also serve as *between-step*
+operations through the `ScheduledTransform` callback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+Transform = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def compose(transforms: Sequence[Transform]) -> Transform:
+    """Chains transforms left to right; each receives its own seed derived from the step's seed.
+
+    Raises:
+        TypeError: an element is not callable (a common gin mistake is a missing `()` after an
+            `@Name` reference, which passes the class instead of an instance).
+    """
+    transforms = tuple(transforms)
+    for i, transform in enumerate(transforms):
+        if isinstance(transform, type) or not callable(transform):
+            raise TypeError(
+                f"transform {i} is {transform!r}, not a transform instance; in gin write "
+                f"@{getattr(transform, '__name__', 'Name')}() with parentheses"
+            )
+
+    def composed(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        if not transforms:
+            return images
+        seeds = tf.random.experimental.stateless_split(seed, num=len(transforms))
+        for i, transform in enumerate(transforms):
+            images = transform(images, seeds[i])
+        return images
+
+    return composed
+
+
+def _random_choice(values: Sequence[float], seed: tf.Tensor) -> tf.Tensor:
+    index = tf.random.stateless_uniform([], seed=seed, maxval=len(values), dtype=tf.int32)
+    return tf.gather(tf.constant(values, tf.float32), index)
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Jitter:
+    """Random translation: crops the image by up to `pixels` at a random offset.
+
+    The output is `pixels` smaller in each dimension (Lucid's jitter).
+    """
+
+    pixels: int = 4
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pixels, int) or self.pixels < 0:
+            raise ValueError(f"Jitter pixels must be a non-negative int, got {self.pixels!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        if self.pixels == 0:
+            return images
+        height, width = images.shape[1], images.shape[2]
+        offset = tf.random.stateless_uniform([2], seed=seed, maxval=self.pixels + 1, dtype=tf.int32)
+        return images[:, offset[0]:offset[0] + height - self.pixels,
+                      offset[1]:offset[1] + width - self.pixels, :]
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Pad:
+    """Pads the image by `pixels` on every side, so that the borders are not special.
+
+    Attributes:
+        mode: "constant" (filled with `value`), "reflect" or "symmetric".
+        value: fill value for "constant" (0.5: mid-grey).
+    """
+
+    pixels: int = 12
+    mode: str = "constant"
+    value: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("constant", "reflect", "symmetric"):
+            raise ValueError(f"Pad mode must be constant, reflect or symmetric, got {self.mode!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        p = self.pixels
+        return tf.pad(images, [[0, 0], [p, p], [p, p], [0, 0]], mode=self.mode.upper(),
+                      constant_values=self.value)
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class RandomScale:
+    """Resizes the image by a factor drawn uniformly from `scales` (bilinear)."""
+
+    scales: Sequence[float] = (0.9, 0.95, 1.0, 1.05, 1.1)
+
+    def __post_init__(self) -> None:
+        if not self.scales or min(self.scales) <= 0:
+            raise ValueError(f"RandomScale scales must be positive, got {self.scales!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        scale = _random_choice(tuple(self.scales), seed)
+        size = tf.cast(tf.round(tf.cast(tf.shape(images)[1:3], tf.float32) * scale), tf.int32)
+        return tf.image.resize(images, size, method="bilinear")
+
+
+def _image_centre(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(x, y) of the centre of the pixel grid; dynamic, since random scaling changes the size."""
+    size = tf.cast(tf.shape(images)[1:3], tf.float32)
+    return (size[1] - 1.0) / 2.0, (size[0] - 1.0) / 2.0
+
+
+def _rotation_matrices(angles: tf.Tensor, cx: tf.Tensor, cy: tf.Tensor) -> tf.Tensor:
+    """Projective transforms [batch, 8] rotating about (cx, cy) (output -> input map)."""
+    cos, sin = tf.cos(angles), tf.sin(angles)
+    x_offset = cx - (cos * cx - sin * cy)
+    y_offset = cy - (sin * cx + cos * cy)
+    zeros = tf.zeros_like(angles)
+    return tf.stack([cos, -sin, x_offset, sin, cos, y_offset, zeros, zeros], axis=1)
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class RandomRotate:
+    """Rotates the image by an angle drawn uniformly from `degrees` (bilinear, reflected borders)."""
+
+    degrees: Sequence[float] = tuple(range(-10, 11))
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        angle = _random_choice(tuple(self.degrees), seed) * (math.pi / 180.0)
+        batch = tf.shape(images)[0]
+        matrices = _rotation_matrices(tf.fill([batch], angle), *_image_centre(images))
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=images, transforms=matrices, output_shape=tf.shape(images)[1:3],
+            fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT",
+        )
+
+
+def gaussian_kernel(sigma: float, radius: int | None = None) -> np.ndarray:
+    """A normalised 1-D Gaussian, [2 * radius + 1], radius 3 sigma by default."""
+    radius = max(1, int(math.ceil(3 * sigma))) if radius is None else radius
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class GaussianBlur:
+    """Separable Gaussian blur with reflected borders (deterministic).
+
+    Attributes:
+        sigma: standard deviation in pixels; 0 leaves the image unchanged.
+    """
+
+    sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.sigma < 0:
+            raise ValueError(f"GaussianBlur sigma must be >= 0, got {self.sigma!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        if self.sigma == 0:
+            return images
+        kernel = gaussian_kernel(self.sigma)
+        radius = len(kernel) // 2
+        channels = images.shape[-1]
+        padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+        column = np.tile(kernel[:, None, None, None], (1, 1, channels, 1))
+        row = np.tile(kernel[None, :, None, None], (1, 1, channels, 1))
+        blurred = tf.nn.depthwise_conv2d(padded, column, [1, 1, 1, 1], "VALID")
+        return tf.nn.depthwise_conv2d(blurred, row, [1, 1, 1, 1], "VALID")
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Zoom:
+    """Upscales by `factor` (bilinear) and centre-crops back to the original size (deterministic).
+
+    Between steps this is the seed method's progressive zoom: applied every round, structures
+    grow and the optimization fills in new detail at the scale the network prefers.
+    """
+
+    factor: float = 1.01
+
+    def __post_init__(self) -> None:
+        if self.factor < 1:
+            raise ValueError(f"Zoom factor must be >= 1 (it zooms in), got {self.factor!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        # A centred affine resample rather than resize-and-crop: the zoom is exactly `factor`
+        # at any image size (resizing would round 1.01 x 64 pixels to a 1.6% zoom).
+        scale = 1.0 / self.factor
+        cx, cy = _image_centre(images)
+        matrix = tf.stack([scale, 0.0, cx * (1 - scale), 0.0, scale, cy * (1 - scale), 0.0, 0.0])
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=images, transforms=tf.tile(matrix[None], [tf.shape(images)[0], 1]),
+            output_shape=tf.shape(images)[1:3], fill_value=0.0, interpolation="BILINEAR",
+            fill_mode="REFLECT",
+        )
+
+
+@gin.register(module="featviz")
+def standard_transforms(jitter: int = 8, scales: Sequence[float] | None = None,
+                        degrees: Sequence[float] | None = None, pad: int = 12) -> list[Transform]:
+    """Lucid's transformation-robustness set: pad, jitter, random scale, random rotation, jitter.
+
+    Sizes are in pixels of a 224-pixel image; scale them down for smaller renders.
+    """
+    scales = [1 + (i - 5) / 50.0 for i in range(11)] if scales is None else scales
+    degrees = list(range(-10, 11)) + 5 * [0] if degrees is None else degrees
+    return [Pad(pad), Jitter(jitter), RandomScale(tuple(scales)), RandomRotate(tuple(degrees)),
+            Jitter(max(1, jitter // 2))]
