@@ -357,7 +357,7 @@ class ProgressBar(Callback):
         self._start = time.perf_counter()
         self._last_draw = 0.0
         self._total = self.visualizer.steps
-        self._printed_tenth = -1
+        self._printed_tenth = 0
 
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:
         done = step + 1

@@ -362,8 +362,8 @@ class Neuron(Objective):
             row, col = self.position
             if not (0 <= row < shape[1] and 0 <= col < shape[2]):
                 raise ValueError(
-                    f"position {self.position} is outside layer {self.layer!r}'s "
-                    f"{shape[1]}x{shape[2]} grid"
+                    f"position {self.position} is outside the {shape[1]}x{shape[2]} grid of "
+                    f"layer {self.layer!r} (valid rows 0..{shape[1] - 1}, columns 0..{shape[2] - 1})"
                 )
 
     def value(self, features: Features) -> tf.Tensor:

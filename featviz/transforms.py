@@ -73,10 +73,9 @@ class Jitter:
     def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         if self.pixels == 0:
             return images
-        height, width = images.shape[1], images.shape[2]
+        size = tf.shape(images)[1:3] - self.pixels
         offset = tf.random.stateless_uniform([2], seed=seed, maxval=self.pixels + 1, dtype=tf.int32)
-        return images[:, offset[0]:offset[0] + height - self.pixels,
-                      offset[1]:offset[1] + width - self.pixels, :]
+        return tf.slice(images, [0, offset[0], offset[1], 0], [-1, size[0], size[1], -1])
 
 
 @gin.register(module="featviz")

@@ -1,0 +1,111 @@
+"""Callbacks: TensorBoard event contents read back, saved files, schedules, progress output."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+
+import featviz as fv
+
+
+def _events(logdir) -> event_accumulator.EventAccumulator:
+    accumulator = event_accumulator.EventAccumulator(
+        str(logdir), size_guidance={event_accumulator.TENSORS: 0, event_accumulator.IMAGES: 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def test_tensorboard_writes_losses_images_and_the_operative_config(tiny, tmp_path):
+    objective = [fv.ClassLogit("one"), fv.ClassLogit("two") + 0.01 * fv.TotalVariation().at(1)]
+    fv.Visualizer(tiny, objective, param=fv.Fourier(32), steps=12, metrics=[fv.ClassProbability("one").at(0)],
+                  callbacks=[fv.TensorBoard(image_every=5)], logdir=str(tmp_path)).run()
+    events = _events(tmp_path)
+    # tf.summary in TF2 writes scalars, images and text as tensor summaries.
+    assert set(events.Tags()["tensors"]) == {
+        "loss/total", "loss/ClassLogit[one]", "loss/ClassLogit[two] + TotalVariation",
+        "objective/ClassLogit[one]", "objective/ClassLogit[two]", "objective/TotalVariation",
+        "metric/ClassProbability[one]", "images/ClassLogit[one]",
+        "images/ClassLogit[two] + TotalVariation", "config/operative_gin",
+    }
+    totals = events.Tensors("loss/total")
+    assert [event.step for event in totals] == list(range(12))
+    image_steps = [event.step for event in events.Tensors("images/ClassLogit[one]")]
+    assert image_steps == [4, 9, 12]  # every 5 steps, and the final images
+
+
+def test_image_saver_history_and_animation_write_files(tiny, tmp_path):
+    saver = fv.ImageSaver(scale=2)
+    render = fv.Visualizer(tiny, [fv.ClassLogit(0), fv.ClassLogit(1)], param=fv.Pixel(32), steps=6,
+                           callbacks=[saver, fv.HistorySaver(), fv.Animation(every=2)],
+                           logdir=str(tmp_path)).run()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["00_ClassLogit_0.png", "01_ClassLogit_1.png", "animation.gif", "grid.png", "history.npz"]
+    saved = fv.load_image(tmp_path / "00_ClassLogit_0.png")
+    np.testing.assert_allclose(saved, render.images[0], atol=1 / 255)
+    history = np.load(tmp_path / "history.npz")
+    assert history["loss"].shape == (6,) and history["losses"].shape == (6, 2)
+    from PIL import Image
+
+    with Image.open(tmp_path / "animation.gif") as gif:
+        assert gif.n_frames == 4  # steps 2, 4, 6 and the final images
+
+
+class _Recorder(fv.Callback):
+    def __init__(self):
+        self.calls = []
+
+    def on_run_begin(self, logs=None):
+        self.calls.append("begin")
+
+    def on_step_end(self, step, logs=None):
+        self.calls.append(step)
+        if step == 2:
+            self.visualizer.stop_training = True
+
+    def on_run_end(self, logs=None):
+        self.calls.append(("end", logs["render"].steps))
+
+
+def test_hooks_order_and_stop_training(tiny):
+    recorder = _Recorder()
+    render = fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32), steps=10, callbacks=[recorder]).run()
+    assert recorder.calls == ["begin", 0, 1, 2, ("end", 3)]
+    assert render.steps == 3 and len(render.history["loss"]) == 3
+
+
+def test_scheduled_blur_smooths_the_images_between_steps(tiny):
+    def roughness(render):
+        return float(np.abs(np.diff(render.images, axis=1)).mean())
+
+    kwargs = dict(param=fv.Pixel(32, init="uniform"), steps=10, learning_rate=1e-4)
+    plain = fv.Visualizer(tiny, fv.ClassLogit(0), **kwargs).run()
+    blurred = fv.Visualizer(tiny, fv.ClassLogit(0), callbacks=[
+        fv.ScheduledTransform(fv.GaussianBlur(1.0), every=3)], **kwargs).run()
+    assert roughness(blurred) < 0.5 * roughness(plain)
+
+
+def test_restandardize_keeps_raw_values_standardised(tiny):
+    visualizer = fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32), steps=5,
+                               callbacks=[fv.Restandardize(clip=50, scale=1.5)])
+    visualizer.run()
+    raw = visualizer.variable.numpy()
+    assert raw.std() == pytest.approx(1.5, rel=1e-3) and abs(raw.mean()) < 1e-4
+
+
+def test_progress_bar_reports_steps_per_second_and_loss(tiny):
+    stream = io.StringIO()
+    fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32), steps=20,
+                  callbacks=[fv.ProgressBar(stream=stream)]).run()
+    lines = stream.getvalue().strip().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("[" + "=" * 30 + "] 20/20")
+    assert "steps/s" in lines[-1] and "loss" in lines[-1]
+
+
+def test_callbacks_must_be_instances(tiny):
+    with pytest.raises(TypeError, match="callback 0 is .*with parentheses"):
+        fv.Visualizer(tiny, fv.ClassLogit(0), callbacks=[fv.ImageSaver])
+    with pytest.raises(ValueError, match="no output directory"):
+        fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32), steps=1, callbacks=[fv.ImageSaver()]).run()

@@ -1,0 +1,74 @@
+"""Transforms: hand-computed blur, shapes, determinism in the seed, exact zoom."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import featviz as fv
+from featviz.transforms import gaussian_kernel
+
+SEED = tf.constant([1, 2], tf.int64)
+
+
+def test_gaussian_kernel_matches_hand_computed_values():
+    # sigma 1, radius 3: exp(-x^2/2) for x = 0..3 is 1, 0.60653, 0.13534, 0.01111; sum 2.50596.
+    expected = np.array([0.01111, 0.13534, 0.60653, 1.0, 0.60653, 0.13534, 0.01111]) / 2.50596
+    np.testing.assert_allclose(gaussian_kernel(1.0), expected, atol=1e-5)
+
+
+def test_blur_of_an_impulse_is_the_outer_product_of_kernels():
+    image = np.zeros((1, 15, 15, 1), np.float32)
+    image[0, 7, 7, 0] = 1.0
+    blurred = fv.GaussianBlur(1.0)(tf.constant(image), SEED).numpy()[0, :, :, 0]
+    kernel = gaussian_kernel(1.0)
+    np.testing.assert_allclose(blurred[4:11, 4:11], np.outer(kernel, kernel), atol=1e-6)
+    assert blurred.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_blur_keeps_constant_images_and_zero_sigma_is_identity():
+    image = tf.fill([1, 10, 10, 3], 0.3)
+    np.testing.assert_allclose(fv.GaussianBlur(2.0)(image, SEED).numpy(), 0.3, atol=1e-6)
+    noise = tf.random.stateless_uniform([1, 10, 10, 3], seed=[0, 0])
+    assert fv.GaussianBlur(0.0)(noise, SEED) is noise
+
+
+def test_jitter_crops_and_depends_only_on_the_seed():
+    images = tf.random.stateless_uniform([2, 32, 32, 3], seed=[0, 0])
+    jitter = fv.Jitter(4)
+    out = jitter(images, SEED)
+    assert out.shape == (2, 28, 28, 3)
+    np.testing.assert_array_equal(out.numpy(), jitter(images, SEED).numpy())
+    others = [jitter(images, tf.constant([9, s], tf.int64)).numpy() for s in range(6)]
+    assert any(not np.array_equal(out.numpy(), other) for other in others)
+
+
+def test_zoom_scales_about_the_centre_by_exactly_the_factor():
+    # A horizontal ramp x -> x; zooming by 2 about the centre c maps x to c + (x - c) / 2.
+    ramp = np.tile(np.arange(33, dtype=np.float32)[None, :, None], (33, 1, 1))[None] / 32.0
+    zoomed = fv.Zoom(2.0)(tf.constant(ramp)).numpy()[0, 16, :, 0]
+    expected = (16 + (np.arange(33) - 16) / 2.0) / 32.0
+    np.testing.assert_allclose(zoomed, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("transform", [
+    fv.Pad(4), fv.RandomScale((0.5, 1.5)), fv.RandomRotate((-30, 30)), fv.Jitter(3),
+], ids=repr)
+def test_random_transforms_are_differentiable(transform):
+    images = tf.Variable(tf.random.stateless_uniform([1, 24, 24, 3], seed=[0, 0]))
+    with tf.GradientTape() as tape:
+        out = transform(images, SEED)
+        loss = tf.reduce_sum(out * tf.random.stateless_uniform(tf.shape(out), seed=[1, 1]))
+    gradient = tape.gradient(loss, images)
+    assert gradient is not None and float(tf.reduce_sum(tf.abs(gradient))) > 0
+
+
+def test_standard_transforms_compose_and_bad_members_are_named():
+    composed = fv.compose(fv.standard_transforms(jitter=4, pad=4))
+    out = composed(tf.random.stateless_uniform([1, 32, 32, 3], seed=[0, 0]), SEED)
+    assert out.shape[0] == 1 and out.shape[-1] == 3
+    with pytest.raises(TypeError, match=r"transform 1 is .*Jitter.*with parentheses"):
+        fv.compose([fv.Pad(2), fv.Jitter])
+    with pytest.raises(ValueError, match="Zoom factor must be >= 1"):
+        fv.Zoom(0.5)
