@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import skimage.data
 import tensorflow as tf
 
 import featviz as fv
@@ -27,17 +28,25 @@ def test_images_are_in_range_and_from_images_inverts_to_images(param):
     np.testing.assert_allclose(param.to_images(param.from_images(target)).numpy(), target.numpy(), atol=2e-4)
 
 
-@pytest.mark.parametrize("param", [fv.Pixel(32), fv.Fourier(32)], ids=repr)
+@pytest.mark.parametrize("param", [fv.Pixel(32), fv.Fourier(32), fv.Fourier(32, decorrelate=False)], ids=repr)
 def test_each_parameterization_can_fit_a_real_image(param):
-    target = tf.constant(make_image("concentric_rings", size=32, seed=3)[None])
+    photo = skimage.data.astronaut()[None].astype(np.float32) / 255.0
+    target = tf.image.resize(photo, (32, 32), antialias=True)
     variable = tf.Variable(param.initial(1, seed=0))
     optimizer = keras.optimizers.Adam(0.05)
-    start = float(tf.reduce_mean(tf.square(param.to_images(variable) - target)))
-    for _ in range(300):
+
+    @tf.function
+    def step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(param.to_images(variable) - target))
         optimizer.apply([tape.gradient(loss, variable)], [variable])
-    assert float(loss) < 0.1 * start and float(loss) < 0.005
+        return loss
+
+    start = float(step())
+    for _ in range(300):
+        loss = float(step())
+    # Measured: about 1e-4 from 0.08 for each of them (PSNR ~40 dB).
+    assert loss < 1e-3 and loss < 0.02 * start
 
 
 def test_initial_values_are_deterministic_in_the_seed():
