@@ -10,25 +10,27 @@ operations.
 >>> render = fv.Visualizer(model, fv.ClassLogit("vertical_stripes"), steps=64).run()
 """
 
+from featviz import evaluate
 from featviz.callbacks import (Animation, Callback, CallbackList, HistorySaver, ImageSaver,
                                ProgressBar, Restandardize, ScheduledTransform, TensorBoard)
-from featviz.images import grid, load_image, save_png
+from featviz.images import HSVAdjust, adjust_hsv, grid, load_image, save_png
 from featviz.models import VisModel, load_model
 from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbability, Features,
                                 FunctionObjective, Neuron, Objective, Sum, TotalVariation,
-                                objective, stack, weighted_sum)
+                                class_metrics, class_objectives, objective, stack, weighted_sum)
 from featviz.params import Fourier, Parameterization, Pixel
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
-from featviz.transforms import (GaussianBlur, Jitter, Pad, RandomRotate, RandomScale, Zoom,
-                                compose, standard_transforms)
+from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomRotate, RandomScale,
+                                Zoom, compose, standard_transforms)
 
 __all__ = [
     "Animation", "Callback", "CallbackList", "Channel", "ClassLogit", "ClassProbability",
-    "Features", "Fourier", "FunctionObjective", "GaussianBlur", "HistorySaver", "ImageSaver",
-    "Jitter", "L2", "LOGITS", "Neuron", "NonFiniteError", "NormalizeGradient", "Objective", "Pad",
-    "Parameterization", "Pixel", "ProgressBar", "RandomRotate", "RandomScale", "Render",
-    "Restandardize", "ScheduledTransform", "Sum", "TensorBoard", "TotalVariation", "VisModel",
-    "Visualizer", "Zoom", "compose", "grid", "load_image", "load_model", "objective", "save_png",
-    "stack", "standard_transforms", "weighted_sum",
+    "Downscale", "Features", "Fourier", "FunctionObjective", "GaussianBlur", "HSVAdjust",
+    "HistorySaver", "ImageSaver", "Jitter", "L2", "LOGITS", "Neuron", "NonFiniteError",
+    "NormalizeGradient", "Objective", "Pad", "Parameterization", "Pixel", "ProgressBar",
+    "RandomRotate", "RandomScale", "Render", "Restandardize", "ScheduledTransform", "Sum",
+    "TensorBoard", "TotalVariation", "VisModel", "Visualizer", "Zoom", "adjust_hsv",
+    "class_metrics", "class_objectives", "compose", "evaluate", "grid", "load_image",
+    "load_model", "objective", "save_png", "stack", "standard_transforms", "weighted_sum",
 ]
 __version__ = "0.1.0"
