@@ -18,6 +18,7 @@ from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbabilit
                                 FunctionObjective, Neuron, Objective, Sum, TotalVariation,
                                 objective, stack, weighted_sum)
 from featviz.params import Fourier, Parameterization, Pixel
+from featviz.reconstruct import Reconstruction, reconstruct
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
 from featviz.transfer import (ActivationMatch, LayerActivation, StyleMatch, channel_moments,
                               gram_matrix, target_activations)
@@ -29,10 +30,10 @@ __all__ = [
     "ClassProbability", "Features", "Fourier", "FunctionObjective", "GaussianBlur", "HistorySaver",
     "ImageSaver", "Jitter", "L2", "LOGITS", "LayerActivation", "Neuron", "NonFiniteError",
     "NormalizeGradient", "Objective", "Pad", "Parameterization", "Pixel", "ProgressBar",
-    "RandomRotate", "RandomScale", "Render", "Restandardize",
+    "RandomRotate", "RandomScale", "Reconstruction", "Render", "Restandardize",
     "ScheduledTransform", "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "VisModel",
     "Visualizer", "Zoom", "channel_moments", "compose", "gram_matrix", "grid", "load_image",
-    "load_model", "objective", "save_png", "stack", "standard_transforms",
+    "load_model", "objective", "reconstruct", "save_png", "stack", "standard_transforms",
     "target_activations", "weighted_sum",
 ]
 __version__ = "0.1.0"

@@ -192,10 +192,6 @@ class ActivationMatch(_TargetImage):
         """[batch]: -||a - t||^2 / ||t||^2 (normalize) or -mean((a - t)^2)."""
         return -squared_distance(*self._pair(features), normalize=self.normalize)
 
-    def relative_error(self, features: Features) -> tf.Tensor:
-        """[batch]: ||a - t|| / ||t||, the relative feature error whatever `normalize` is."""
-        return tf.sqrt(squared_distance(*self._pair(features), normalize=True))
-
 
 def gram_matrix(activations: tf.Tensor) -> tf.Tensor:
     """Channel correlations averaged over positions: [batch, h, w, c] -> [batch, c, c]."""
