@@ -141,14 +141,16 @@ def reconstruct(
     rows: list[ReconstructionRow] = []
     for variant in variants:
         with gin.config_scope(variant):
-            visualizer = Visualizer(model=model, objective=stack(objectives), logdir=str(directory / variant))
+            visualizer = Visualizer(model=model, objective=stack(objectives),
+                                    logdir=str(directory / variant))
         param = visualizer.param
         if original is not None and original.shape[:2] != param.shape:
             raise ValueError(
                 f"every variant must render at the same size (the figure compares them); "
                 f"variant {variant!r} renders {param.shape}, the first {original.shape[:2]}"
             )
-        original = image_io.as_image_batch(image, param.shape, param.channels, 1, what="target image")[0]
+        original = image_io.as_image_batch(image, param.shape, param.channels, 1,
+                                           what="target image")[0]
         # As ActivationMatch sees them: at the model's input size, else at the render size.
         targets = target_activations(model, image, layers, model.input_size or param.shape)
         render = visualizer.run()
@@ -159,7 +161,8 @@ def reconstruct(
             # objective saw it (through the variant's transforms, if any).
             start_error = math.sqrt(max(0.0, -float(render.history[objective.name][0, i])))
             mse = float(np.mean(np.square(images[variant][i] - original)))
-            rows.append(ReconstructionRow(variant, layer, start_error, float(end_errors[i]), mse, psnr(mse)))
+            rows.append(ReconstructionRow(variant, layer, start_error, float(end_errors[i]), mse,
+                                          psnr(mse)))
         if stop_requested():
             break
     result = Reconstruction(original, images, rows)
@@ -214,9 +217,9 @@ def write_outputs(directory: Path, result: Reconstruction, scale: int = 1) -> No
             rows = [row for row in result.rows if row.variant == variant]
             # Step = the layer's index, so that each curve shows the error against depth.
             for index, row in enumerate(rows):
-                tf.summary.scalar(f"reconstruction/{variant}/feature_error", row.feature_error, step=index)
-                tf.summary.scalar(f"reconstruction/{variant}/pixel_mse", row.pixel_mse, step=index)
-                tf.summary.scalar(f"reconstruction/{variant}/psnr_db", row.psnr_db, step=index)
+                for metric in ("feature_error", "pixel_mse", "psnr_db"):
+                    tf.summary.scalar(f"reconstruction/{variant}/{metric}", getattr(row, metric),
+                                      step=index)
         tf.summary.image("reconstruction/figure", tiled[None], step=0)
         tf.summary.text("reconstruction/table", table, step=0)
     writer.close()

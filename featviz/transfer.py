@@ -20,8 +20,10 @@ so each step runs one forward pass, of the image being optimized only.
 
 >>> content = ActivationMatch("block4_conv2", "content.png")
 >>> style = StyleMatch(["block1_conv1", "block2_conv1", "block3_conv1"], "style.png")
->>> (content + 10.0 * style).name
-'ActivationMatch[block4_conv2~content] + 10*StyleMatch[gram:block1_conv1,block2_conv1,block3_conv1~style]'
+>>> objective = content + 10.0 * style  # the style-transfer objective
+>>> [leaf.name for _, leaf in objective.terms()]  # doctest: +NORMALIZE_WHITESPACE
+['ActivationMatch[block4_conv2~content]',
+ 'StyleMatch[gram:block1_conv1,block2_conv1,block3_conv1~style]']
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import gin
 import numpy as np
@@ -42,7 +44,7 @@ from featviz.objectives import LOGITS, Features, Objective
 if TYPE_CHECKING:
     from featviz.models import VisModel
 
-ImageSource = Union[str, os.PathLike, np.ndarray]
+ImageSource = str | os.PathLike | np.ndarray
 # Keeps relative distances finite for targets whose activations are all zero (a dead layer).
 _EPS = 1e-12
 _STYLE_KINDS = ("gram", "moments")
@@ -114,7 +116,8 @@ class _TargetImage(Objective):
             return target_activations(features.model, self.image, self.layers, size)
 
 
-def squared_distance(activations: tf.Tensor, target: tf.Tensor, normalize: bool = True) -> tf.Tensor:
+def squared_distance(activations: tf.Tensor, target: tf.Tensor,
+                     normalize: bool = True) -> tf.Tensor:
     """Distance of each image's activations from the target's.
 
     Args:

@@ -229,20 +229,12 @@ def test_unreadable_files_are_refused_clearly(tiny, tmp_path):
         fv.target_activations(tiny, str(tmp_path / "nothing"), ["conv1"])
 
 
-def test_grayscale_and_rgba_files_are_converted(tiny, tmp_path):
+def test_a_grayscale_target_file_feeds_an_rgb_model(tiny, tmp_path):
     gray = tmp_path / "gray.png"
     Image.fromarray(np.full((8, 8), 100, np.uint8), "L").save(gray)
-    rgba = tmp_path / "rgba.png"
-    pixels = np.zeros((8, 8, 4), np.uint8)
-    pixels[..., 0] = 255
-    pixels[:, :4, 3] = 255  # left half opaque red, right half transparent
-    Image.fromarray(pixels, "RGBA").save(rgba)
-    np.testing.assert_allclose(fv.load_image(gray), np.full((8, 8, 3), 100 / 255), atol=1e-6)
-    loaded = fv.load_image(rgba)
-    np.testing.assert_allclose(loaded[0, 0], [1, 0, 0])
-    np.testing.assert_allclose(loaded[0, 7], [1, 1, 1])  # transparent becomes white, not black
     targets = fv.target_activations(tiny, str(gray), ["conv1"])
-    assert targets["conv1"].shape == (1, SIZE, SIZE, 8)
+    expected = tiny.extractor(["conv1"])(np.full((1, SIZE, SIZE, 3), 100 / 255, np.float32))["conv1"]
+    np.testing.assert_allclose(targets["conv1"].numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_arrays_uint8_grayscale_and_rgba_are_converted_explicitly():
