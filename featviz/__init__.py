@@ -10,32 +10,34 @@ operations.
 >>> render = fv.Visualizer(model, fv.ClassLogit("vertical_stripes"), steps=64).run()
 """
 
-from featviz import evaluate
+from featviz import evaluate, recipes
 from featviz.callbacks import (Animation, Callback, CallbackList, HistorySaver, ImageSaver,
                                ProgressBar, Restandardize, ScheduledTransform, TensorBoard)
 from featviz.images import HSVAdjust, adjust_hsv, grid, load_image, save_png
 from featviz.models import VisModel, load_model
 from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbability, Features,
                                 FunctionObjective, Neuron, Objective, Sum, TotalVariation,
-                                class_metrics, class_objectives, objective, stack, weighted_sum)
+                                channel_objectives, class_metrics, class_objectives, objective,
+                                stack, weighted_sum)
 from featviz.params import Fourier, Parameterization, Pixel
+from featviz.recipes import default_transforms
 from featviz.reconstruct import Reconstruction, reconstruct
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
 from featviz.transfer import (ActivationMatch, LayerActivation, StyleMatch, channel_moments,
                               gram_matrix, target_activations)
-from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomRotate, RandomScale,
-                                Zoom, compose, standard_transforms)
+from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffine, RandomRotate,
+                                RandomScale, Zoom, compose, standard_transforms)
 
 __all__ = [
     "ActivationMatch", "Animation", "Callback", "CallbackList", "Channel", "ClassLogit",
     "ClassProbability", "Downscale", "Features", "Fourier", "FunctionObjective", "GaussianBlur",
     "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter", "L2", "LOGITS", "LayerActivation",
     "Neuron", "NonFiniteError", "NormalizeGradient", "Objective", "Pad", "Parameterization",
-    "Pixel", "ProgressBar", "RandomRotate", "RandomScale", "Reconstruction", "Render",
-    "Restandardize", "ScheduledTransform", "StyleMatch", "Sum", "TensorBoard", "TotalVariation",
-    "VisModel", "Visualizer", "Zoom", "adjust_hsv", "channel_moments", "class_metrics",
-    "class_objectives", "compose", "evaluate", "gram_matrix", "grid", "load_image", "load_model",
-    "objective", "reconstruct", "save_png", "stack", "standard_transforms", "target_activations",
-    "weighted_sum",
+    "Pixel", "ProgressBar", "RandomAffine", "RandomRotate", "RandomScale", "Reconstruction",
+    "Render", "Restandardize", "ScheduledTransform", "StyleMatch", "Sum", "TensorBoard",
+    "TotalVariation", "VisModel", "Visualizer", "Zoom", "adjust_hsv", "channel_moments",
+    "channel_objectives", "class_metrics", "class_objectives", "compose", "default_transforms",
+    "evaluate", "gram_matrix", "grid", "load_image", "load_model", "objective", "reconstruct",
+    "recipes", "save_png", "stack", "standard_transforms", "target_activations", "weighted_sum",
 ]
 __version__ = "0.1.0"
