@@ -229,14 +229,27 @@ def markdown_table(kind: str, rows: dict[str, dict[str, float]], steps: dict[str
 
 # The figure ---------------------------------------------------------------------------------------
 
-def figure(columns: dict[str, np.ndarray], labels: Sequence[str], steps: dict[str, int],
-           path: Path, tile: int, per_row: int = 8) -> int:
-    """Rows of methods, columns of targets (`per_row` per block); a palette PNG. Returns bytes."""
+def figure(rows: dict[str, np.ndarray], labels: Sequence[str], path: Path, tile: int,
+           per_row: int = 8) -> int:
+    """A palette PNG of rows of images (keyed by their label) in blocks of `per_row` columns.
+
+    Args:
+        rows: row label (may have two lines) -> [n, height, width, 3] images in [0, 1].
+        labels: n column labels.
+        path: the PNG to write.
+        tile: pixels per tile side.
+        per_row: columns per block; the blocks are stacked.
+
+    Returns:
+        The file's size in bytes.
+    """
     font = ImageFont.load_default()
-    pad, left, top = 3, 120, 14
+    measuring = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left = 8 + max(measuring.multiline_textbbox((0, 0), label, font=font)[2] for label in rows)
+    pad, top = 3, 14
     blocks = [range(i, min(i + per_row, len(labels))) for i in range(0, len(labels), per_row)]
     width = left + per_row * (tile + pad)
-    block_height = top + len(columns) * (tile + pad)
+    block_height = top + len(rows) * (tile + pad)
     canvas = Image.new("RGB", (width, len(blocks) * block_height + pad), "white")
     draw = ImageDraw.Draw(canvas)
     for b, block in enumerate(blocks):
@@ -244,10 +257,9 @@ def figure(columns: dict[str, np.ndarray], labels: Sequence[str], steps: dict[st
         for c, index in enumerate(block):
             draw.text((left + c * (tile + pad), y0 + 1), _fit(draw, font, labels[index], tile),
                       fill="black", font=font)
-        for r, (method, images) in enumerate(columns.items()):
+        for r, (label, images) in enumerate(rows.items()):
             y = y0 + top + r * (tile + pad)
-            draw.multiline_text((4, y + tile // 2 - 12), f"{LABELS[method]}\n{steps[method]} steps",
-                                fill="black", font=font)
+            draw.multiline_text((4, y + tile // 2 - 12), label, fill="black", font=font)
             for c, index in enumerate(block):
                 tile_image = Image.fromarray(fv.images.to_uint8(images[index]))
                 tile_image = tile_image.resize((tile, tile), Image.Resampling.LANCZOS)
@@ -317,7 +329,8 @@ def report(args: argparse.Namespace, model: fv.VisModel, kind: str, targets: Seq
         rows[method] = {**measure(model, kind, targets, images, args.repeats), "wall_s": wall}
         print(f"{kind}: {method}: {json.dumps(rows[method])}", flush=True)
     labels = [t if isinstance(t, str) else f"{t[0]}:{t[1]}" for t in targets]
-    size = figure(columns, labels, steps, Path(args.figures) / f"quality_{kind}.png", args.tile)
+    shown = {f"{LABELS[method]}\n{steps[method]} steps": images for method, images in columns.items()}
+    size = figure(shown, labels, Path(args.figures) / f"quality_{kind}.png", args.tile)
     table = markdown_table(kind, rows, steps)
     (runs / f"quality_{kind}.md").write_text(table)
     (runs / f"quality_{kind}.json").write_text(json.dumps(
@@ -343,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed-steps", type=int, default=None,
                         help="the seed method's steps (default: its config's, as published)")
     parser.add_argument("--repeats", type=int, default=4, help="draws of each random perturbation")
-    parser.add_argument("--tile", type=int, default=112, help="pixels per tile in the figure")
+    parser.add_argument("--tile", type=int, default=144, help="pixels per tile in the figure")
     parser.add_argument("--figures", default="experiments/figures")
     parser.add_argument("--runs", default="runs/quality")
     parser.add_argument("--reuse", action="store_true", help="reuse cached renders in --runs")

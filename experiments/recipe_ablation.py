@@ -2,8 +2,9 @@
 
 Each variant renders the same 8 classes (256 steps, seed 0) and is measured as in
 `experiments/quality_report.py`: top-1 under the strong held-out perturbations, target
-probability under them, power above half-Nyquist, wall time. It writes a markdown table and a
-grid per variant (`--runs`); `experiments/README_quality.md` shows the table.
+probability under them, power above half-Nyquist, wall time. It writes a markdown table (to
+`--runs`) and a figure with a row per variant (`--figure`); `experiments/README_quality.md`
+shows both.
 
     python -m experiments.recipe_ablation --model /work/shared/models/mobilenet_025_imagenet.keras \\
         --preprocess mobilenet
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import featviz as fv
-from experiments.quality_report import measure
+from experiments.quality_report import figure, measure
 
 CLASSES = ["flamingo", "red_fox", "tarantula", "goldfish", "monarch", "peacock", "lemon", "zebra"]
 MILD = {"scales": (0.8, 1.25), "degrees": (-15.0, 15.0), "translate": 0.05}
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--runs", default="runs/ablation")
+    parser.add_argument("--figure", default="experiments/figures/recipe_ablation.png")
+    parser.add_argument("--tile", type=int, default=112, help="pixels per tile in the figure")
     args = parser.parse_args(argv)
     model = fv.load_model(args.model, preprocess=args.preprocess, class_names="imagenet")
     runs = Path(args.runs)
@@ -62,18 +65,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     lines = ["| variant | still top-1 after perturbation | crop60 | target probability "
              "| power above half-Nyquist | wall time |", "|---|---|---|---|---|---|"]
     size = (model.input_size or (224, 224))[0]
-    for index, (name, kwargs) in enumerate(variants(size).items()):
+    shown = {}
+    for name, kwargs in variants(size).items():
         start = time.perf_counter()
         render = fv.Visualizer(model, fv.class_objectives(CLASSES), steps=args.steps, **kwargs).run()
         wall = time.perf_counter() - start
         row = measure(model, "classes", CLASSES, render.images, args.repeats)
         print(f"{name}: {json.dumps(row)} wall {wall:.0f} s", flush=True)
-        fv.save_png(runs / f"variant{index}.png", fv.grid(render.images, labels=CLASSES, columns=4))
+        shown[name.replace(", ", "\n", 1)] = render.images
         lines.append(f"| {name} | {row['robust']:.0%} | {row['crop60']:.0%} | {row['probability']:.2f} "
                      f"| {row['high_frequency']:.3f} | {wall:.0f} s |")
     table = "\n".join(lines) + "\n"
     (runs / "ablation.md").write_text(table)
-    print(table)
+    kilobytes = figure(shown, CLASSES, Path(args.figure), args.tile) / 1024
+    print(table + f"figure: {args.figure} ({kilobytes:.0f} KB)")
 
 
 if __name__ == "__main__":
