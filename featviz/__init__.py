@@ -18,6 +18,7 @@ from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbabilit
                                 FunctionObjective, Neuron, Objective, Sum, TotalVariation,
                                 objective, stack, weighted_sum)
 from featviz.params import Fourier, Parameterization, Pixel
+from featviz.relu import redirected_relu, redirected_relu6, redirected_relus
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
 from featviz.transforms import (GaussianBlur, Jitter, Pad, RandomRotate, RandomScale, Zoom,
                                 compose, standard_transforms)
@@ -28,7 +29,8 @@ __all__ = [
     "Jitter", "L2", "LOGITS", "Neuron", "NonFiniteError", "NormalizeGradient", "Objective", "Pad",
     "Parameterization", "Pixel", "ProgressBar", "RandomRotate", "RandomScale", "Render",
     "Restandardize", "ScheduledTransform", "Sum", "TensorBoard", "TotalVariation", "VisModel",
-    "Visualizer", "Zoom", "compose", "grid", "load_image", "load_model", "objective", "save_png",
-    "stack", "standard_transforms", "weighted_sum",
+    "Visualizer", "Zoom", "compose", "grid", "load_image", "load_model", "objective",
+    "redirected_relu", "redirected_relu6", "redirected_relus", "save_png", "stack",
+    "standard_transforms", "weighted_sum",
 ]
 __version__ = "0.1.0"

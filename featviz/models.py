@@ -242,7 +242,7 @@ class VisModel:
                   f"no square input up to {_LARGEST_SIZE}x{_LARGEST_SIZE} works")
         raise ValueError(
             f"model {self.name!r} cannot compute {', '.join(keys)} from "
-            f"{size[0]}x{size[1]} images: {problem}; {advice}"
+            f"{size[0]}x{size[1]} images: {problem.rstrip('.')}; {advice}"
         )
 
     def _smallest_size(self, keys: tuple[str, ...], failing: int) -> int | None:

@@ -369,7 +369,10 @@ class Neuron(Objective):
     def value(self, features: Features) -> tf.Tensor:
         acts = tf.cast(features[self.layer], tf.float32)
         if self.position is None:
-            row, col = acts.shape[1] // 2, acts.shape[2] // 2
+            # Free-size models under size-changing transforms have a grid known only at run time.
+            grid = [acts.shape[axis] if acts.shape[axis] is not None else tf.shape(acts)[axis]
+                    for axis in (1, 2)]
+            row, col = grid[0] // 2, grid[1] // 2
         else:
             row, col = self.position
         return acts[:, row, col, self.channel]

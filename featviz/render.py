@@ -36,8 +36,10 @@ from featviz.transforms import Transform, compose
 
 GradientTransform = Callable[[tf.Tensor], tf.Tensor]
 
-# Default of `Visualizer.redirect_relu_steps`, chosen by measurement (see the closing note of
-# experiments/dead_starts.py).
+# Default of `Visualizer.redirect_relu_steps`. Measured by experiments/dead_starts.py on the
+# reference ImageNet MobileNet (32 channels of 4 layers, 48 steps): flat grey renders 7/32
+# without redirection and 1/32 with 16 redirected steps (default recipe), 6/32 and 1/32 with
+# Lucid's transforms; redirecting all 48 steps gave the same counts.
 REDIRECT_RELU_STEPS = 16
 
 
