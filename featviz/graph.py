@@ -72,11 +72,6 @@ class Site:
     tensor: keras.KerasTensor | None
     problem: str | None = None
 
-    @property
-    def depth(self) -> int:
-        """How many nested models contain the layer."""
-        return self.name.count("/")
-
 
 def schedule(targets: Iterable[keras.KerasTensor], known: Iterable[keras.KerasTensor]) -> list[Node]:
     """The calls that compute `targets` from the `known` tensors, in execution order.

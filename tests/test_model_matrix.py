@@ -69,13 +69,16 @@ def nested_base() -> keras.Model:
 
 
 def nested_head() -> keras.Model:
-    """Base and head both nested in a functional model; the softmax is inside the head."""
+    """Base and head both nested in a functional model; the softmax is inside the head.
+
+    The base is called as the Keras transfer-learning guide writes it: `base(x, training=False)`.
+    """
     inputs = keras.Input((32, 32, 3))
     base = keras.Model(inputs, _convs(inputs), name="base")
     head = keras.Sequential([keras.Input((16, 16, 16)), layers.GlobalAveragePooling2D(),
                              layers.Dense(5), layers.Activation("softmax")], name="head")
     image = keras.Input((32, 32, 3))
-    return keras.Model(image, head(base(image)), name="outer")
+    return keras.Model(image, head(base(image, training=False)), name="outer")
 
 
 def free_size() -> keras.Model:

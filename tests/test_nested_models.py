@@ -214,3 +214,27 @@ def test_a_neuron_of_a_free_size_model_under_size_changing_transforms():
     render = fv.Visualizer(model, fv.Neuron("conv", 1), param=fv.Fourier(40), steps=2,
                            transforms=fv.standard_transforms(jitter=2, pad=2)).run()
     assert render.steps == 2 and np.all(np.isfinite(render.history["Neuron[conv:1]"]))
+
+
+def test_gin_and_the_cli_render_a_layer_of_a_saved_fine_tuned_model(finetuned, tmp_path):
+    model_path = tmp_path / "finetuned.keras"
+    finetuned.save(model_path)
+    config = tmp_path / "finetuned.gin"
+    config.write_text(
+        f"Visualizer.model = @load_model()\n"
+        f"load_model.name = '{model_path}'\n"
+        f"Visualizer.objective = [@ClassLogit(), @Channel()]\n"
+        f"ClassLogit.target = 2\n"
+        f"Channel.layer = 'mobilenet_0.25_32/conv_pw_13_relu'\n"
+        f"Channel.channel = 7\n"
+        f"Visualizer.param = @Fourier()\n"
+        f"Fourier.size = 48  # resized to the model's 32x32 input inside the step\n"
+        f"Visualizer.steps = 2\n"
+        f"Visualizer.redirect_relu_steps = 1\n"
+        f"Visualizer.callbacks = [@ImageSaver()]\n"
+    )
+    logdir = tmp_path / "run"
+    assert main(["run", str(config), "--logdir", str(logdir)]) == 0
+    with Image.open(logdir / "01_Channel_mobilenet_0.25_32_conv_pw_13_relu_7.png") as png:
+        assert png.size == (48, 48) and png.mode == "RGB"
+    assert "Visualizer.redirect_relu_steps = 1" in (logdir / "operative_config.gin").read_text()
