@@ -54,6 +54,12 @@ class VisModel:
     def __post_init__(self) -> None:
         if not isinstance(self.model, keras.Model):
             raise TypeError(f"expected a keras.Model, got {type(self.model).__name__}")
+        if isinstance(self.model, keras.Sequential) and graph.graph_of(self.model) is None:
+            raise ValueError(
+                f"Sequential model {self.model.name!r} is not built, so it has no layer graph; "
+                f"start it with keras.Input((height, width, channels)) or call "
+                f"model.build((None, height, width, channels)) first"
+            )
         if graph.graph_of(self.model) is None:
             raise ValueError(
                 f"model {self.model.name!r} is a subclassed keras.Model without a layer graph; "

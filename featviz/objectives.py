@@ -256,7 +256,8 @@ class ClassLogit(Objective):
     """The pre-softmax logit of one class.
 
     The softmax of the model is bypassed (the extractor reads the logits before it, whether the
-    softmax is a separate layer or fused into the last layer), never inverted.
+    softmax is a separate layer, a `keras.ops.softmax` call, fused into the last layer, or inside
+    a nested model), never inverted.
 
     Attributes:
         target: class index, or class name resolved against the model's class names

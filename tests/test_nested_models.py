@@ -183,6 +183,14 @@ def test_one_free_spatial_dimension_is_taken_from_the_render():
     assert render.images.shape == (1, 20, 40, 3)
 
 
+def test_an_unbuilt_sequential_is_refused_with_how_to_build_it():
+    with pytest.raises(ValueError, match=r"Sequential model 'unbuilt' is not built.*keras.Input"):
+        fv.load_model(keras.Sequential([layers.Conv2D(4, 3), layers.GlobalAveragePooling2D()], name="unbuilt"))
+    built = keras.Sequential([layers.Conv2D(4, 3, name="conv"), layers.GlobalAveragePooling2D()], name="built")
+    built.build((None, 16, 16, 3))
+    assert fv.load_model(built).channels("conv") == 4
+
+
 @pytest.mark.parametrize("shape, message", [
     ((3, 32, 32), r"\[batch, height, width, 1 or 3\] \(channels last\); model 'bad' has input shape \(None, 3, 32, 32\)"),
     ((32, 32, 4), r"has input shape \(None, 32, 32, 4\)"),
