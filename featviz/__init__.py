@@ -18,19 +18,24 @@ from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbabilit
                                 FunctionObjective, Neuron, Objective, Sum, TotalVariation,
                                 objective, stack, weighted_sum)
 from featviz.params import Fourier, Parameterization, Pixel
+from featviz.reconstruct import Reconstruction, reconstruct
 from featviz.relu import redirected_relu, redirected_relu6, redirected_relus
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
+from featviz.transfer import (ActivationMatch, LayerActivation, StyleMatch, channel_moments,
+                              gram_matrix, target_activations)
 from featviz.transforms import (GaussianBlur, Jitter, Pad, RandomRotate, RandomScale, Zoom,
                                 compose, standard_transforms)
 
 __all__ = [
-    "Animation", "Callback", "CallbackList", "Channel", "ClassLogit", "ClassProbability",
-    "Features", "Fourier", "FunctionObjective", "GaussianBlur", "HistorySaver", "ImageSaver",
-    "Jitter", "L2", "LOGITS", "Neuron", "NonFiniteError", "NormalizeGradient", "Objective", "Pad",
-    "Parameterization", "Pixel", "ProgressBar", "RandomRotate", "RandomScale", "Render",
-    "Restandardize", "ScheduledTransform", "Sum", "TensorBoard", "TotalVariation", "VisModel",
-    "Visualizer", "Zoom", "compose", "grid", "load_image", "load_model", "objective",
-    "redirected_relu", "redirected_relu6", "redirected_relus", "save_png", "stack",
-    "standard_transforms", "weighted_sum",
+    "ActivationMatch", "Animation", "Callback", "CallbackList", "Channel", "ClassLogit",
+    "ClassProbability", "Features", "Fourier", "FunctionObjective", "GaussianBlur", "HistorySaver",
+    "ImageSaver", "Jitter", "L2", "LOGITS", "LayerActivation", "Neuron", "NonFiniteError",
+    "NormalizeGradient", "Objective", "Pad", "Parameterization", "Pixel", "ProgressBar",
+    "RandomRotate", "RandomScale", "Reconstruction", "Render", "Restandardize",
+    "ScheduledTransform", "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "VisModel",
+    "Visualizer", "Zoom", "channel_moments", "compose", "gram_matrix", "grid", "load_image",
+    "load_model", "objective", "reconstruct", "redirected_relu", "redirected_relu6",
+    "redirected_relus", "save_png", "stack", "standard_transforms", "target_activations",
+    "weighted_sum",
 ]
 __version__ = "0.1.0"

@@ -22,6 +22,8 @@ import gin
 
 # Exit codes of a process stopped by SIGINT / SIGTERM, by shell convention (128 + signal).
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Directories already added to gin's include search path (gin keeps duplicates).
+_SEARCH_PATHS: set[str] = set()
 
 
 class GinConfigSaver:
@@ -80,9 +82,16 @@ def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
     for file in files:
         if not os.path.isfile(file):
             raise SystemExit(f"featviz: gin config file {file!r} does not exist")
+        # `include 'other.gin'` in a config then finds files beside it, from any directory.
+        directory = os.path.dirname(os.path.abspath(file))
+        if directory not in _SEARCH_PATHS:
+            _SEARCH_PATHS.add(directory)
+            gin.add_config_file_search_path(directory)
     # Importing the package registers every configurable name gin may see.
     import featviz  # noqa: F401
 
+    # Each run starts from its own files alone, also when main() is called again in-process.
+    gin.clear_config()
     try:
         gin.parse_config_files_and_bindings(files, params, skip_unknown=False)
     except (ValueError, TypeError, NameError, SyntaxError) as error:
@@ -97,7 +106,12 @@ def _command_run(args: argparse.Namespace) -> int:
     received: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
+        if received:
+            # A second signal means "now": give up on the clean stop.
+            raise KeyboardInterrupt
         received.append(signum)
+        print(f"\nfeatviz: {signal.Signals(signum).name} received; stopping after this step "
+              f"(send it again to quit at once)", file=sys.stderr)
         render.request_stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}

@@ -309,7 +309,8 @@ def infer_shape(operation: keras.Operation, args: tuple, kwargs: dict, without_a
             would output an empty image grid; the message names the layer.
     """
     shapes = [tuple(t.shape) for t in keras.tree.flatten((args, kwargs)) if hasattr(t, "shape")]
-    where = f"layer {operation.name!r} ({type(operation).__name__}) on input shape " + ", ".join(map(str, shapes))
+    where = (f"layer {operation.name!r} ({type(operation).__name__}) on input shape "
+             f"{', '.join(map(str, shapes))}")
     try:
         result = operation.compute_output_spec(*args, **kwargs)
     except ValueError as error:

@@ -36,12 +36,10 @@ _INITS = ("normal", "uniform")
 
 
 def _size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        size = (size, size)
-    size = tuple(size)
-    if len(size) != 2 or not all(isinstance(s, int) and s >= 8 for s in size):
+    pair = (size, size) if isinstance(size, int) else tuple(size)
+    if len(pair) != 2 or not all(isinstance(s, int) and s >= 8 for s in pair):
         raise ValueError(f"size must be an int or (height, width) of ints >= 8, got {size!r}")
-    return size  # type: ignore[return-value]
+    return pair  # type: ignore[return-value]
 
 
 def _logit(images: tf.Tensor) -> tf.Tensor:
@@ -73,7 +71,7 @@ class Parameterization(abc.ABC):
     def __post_init__(self) -> None:
         _size_pair(self.size)
         if self.channels not in (None, 1, 3):
-            raise ValueError(f"channels must be 1 or 3 (or None: follow the model), got {self.channels!r}")
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r} (or None: follow the model)")
         if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
             raise ValueError(f"batch must be a positive int or None, got {self.batch!r}")
         if isinstance(self.init, str) and self.init not in _INITS and not image_io.looks_like_path(
@@ -103,7 +101,8 @@ class Parameterization(abc.ABC):
                 [batch, height, width, self.depth], seed=[seed, 0], minval=0.0, maxval=1.0
             )
             return self.from_images(noise)
-        start = image_io.as_image_batch(self.init, (height, width), self.depth, batch)
+        start = image_io.as_image_batch(self.init, (height, width), self.depth, batch,
+                                        what="initial image")
         return self.from_images(tf.constant(start))
 
     @abc.abstractmethod

@@ -119,7 +119,8 @@ def test_layers_called_twice_have_no_single_activation():
     x = layers.Concatenate()([base(siamese_input), base(siamese_input * 0.5)])
     x = shared(shared(layers.GlobalAveragePooling2D()(x)))
     model = fv.load_model(keras.Model(siamese_input, x))
-    with pytest.raises(ValueError, match="'base/conv' .* is inside nested model 'base', which is called 2 times"):
+    with pytest.raises(ValueError, match="'base/conv' .* is inside nested model 'base', which is "
+                                         "called 2 times"):
         model.channels("base/conv")
     with pytest.raises(ValueError, match="'shared' .* is called 2 times in model"):
         model.channels("shared")
@@ -159,7 +160,8 @@ def test_a_render_too_small_for_a_free_size_model_is_refused_with_the_smallest_s
     model = fv.load_model(_valid_pools(None))
     with pytest.raises(ValueError, match=r"model 'pools' cannot compute <logits> from 16x16 images: layer "
                                          r"'conv3' \(Conv2D\) on input shape \(1, 2, 2, 4\) fails.*smallest "
-                                         r"square input it accepts is 18x18: use a parameterization size of at least 18"):
+                                         r"square input it accepts is 18x18: use a parameterization "
+                                         r"size of at least 18"):
         fv.Visualizer(model, fv.ClassLogit(0), param=fv.Fourier(16))
     with pytest.raises(ValueError, match="from 17x17 images"):
         fv.Visualizer(model, fv.ClassLogit(0), param=fv.Fourier(17))
@@ -185,14 +187,17 @@ def test_one_free_spatial_dimension_is_taken_from_the_render():
 
 def test_an_unbuilt_sequential_is_refused_with_how_to_build_it():
     with pytest.raises(ValueError, match=r"Sequential model 'unbuilt' is not built.*keras.Input"):
-        fv.load_model(keras.Sequential([layers.Conv2D(4, 3), layers.GlobalAveragePooling2D()], name="unbuilt"))
-    built = keras.Sequential([layers.Conv2D(4, 3, name="conv"), layers.GlobalAveragePooling2D()], name="built")
+        fv.load_model(keras.Sequential([layers.Conv2D(4, 3), layers.GlobalAveragePooling2D()],
+                                       name="unbuilt"))
+    built = keras.Sequential([layers.Conv2D(4, 3, name="conv"), layers.GlobalAveragePooling2D()],
+                             name="built")
     built.build((None, 16, 16, 3))
     assert fv.load_model(built).channels("conv") == 4
 
 
 @pytest.mark.parametrize("shape, message", [
-    ((3, 32, 32), r"\[batch, height, width, 1 or 3\] \(channels last\); model 'bad' has input shape \(None, 3, 32, 32\)"),
+    ((3, 32, 32), r"\[batch, height, width, 1 or 3\] \(channels last\); model 'bad' has input "
+                  r"shape \(None, 3, 32, 32\)"),
     ((32, 32, 4), r"has input shape \(None, 32, 32, 4\)"),
 ])
 def test_channels_first_and_other_channel_counts_are_refused(shape, message):

@@ -18,7 +18,8 @@ def _gradient(fn, inputs, upstream, active=True):
     with tf.GradientTape() as tape:
         tape.watch(inputs)
         outputs = fn(inputs, active)
-    return outputs.numpy(), tape.gradient(outputs, inputs, output_gradients=tf.constant(upstream, tf.float32)).numpy()
+    gradient = tape.gradient(outputs, inputs, output_gradients=tf.constant(upstream, tf.float32))
+    return outputs.numpy(), gradient.numpy()
 
 
 @pytest.mark.parametrize("fn, reference", [(redirected_relu, tf.nn.relu), (redirected_relu6, tf.nn.relu6)])
@@ -57,7 +58,8 @@ def test_relu6_also_lets_saturated_inputs_come_down():
 
 def test_the_context_swaps_keras_relus_and_always_restores_them():
     inputs = keras.Input((4,))
-    model = keras.Model(inputs, keras.layers.ReLU(6.0)(keras.layers.Dense(4, activation="relu", kernel_initializer="ones")(inputs)))
+    dense = keras.layers.Dense(4, activation="relu", kernel_initializer="ones")
+    model = keras.Model(inputs, keras.layers.ReLU(6.0)(dense(inputs)))
     relu, relu6 = tf.nn.relu, tf.nn.relu6
     x = tf.constant(-np.ones((2, 4)), tf.float32)
     with pytest.raises(RuntimeError, match="inside"):
