@@ -23,6 +23,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import gin
 import keras
@@ -45,6 +46,8 @@ _THEORETICAL_COLOR = (1.0, 0.1, 0.1)
 _EFFECTIVE_COLOR = (1.0, 0.85, 0.0)
 # Callbacks that rewrite every pixel between steps, outside the receptive field too.
 _IMAGE_EDITING_CALLBACKS = (ScheduledTransform, Restandardize)
+# Visualizer arguments `visualize_neurons` sets itself.
+_FIXED_ARGUMENTS = frozenset({"model", "objective", "param", "transforms", "optimizer"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,12 +143,9 @@ def visualize_neurons(
     channels: int | Sequence[int] = 0,
     positions: Position | None | Sequence[Position | None] = None,
     param: Pixel | None = None,
-    steps: int = 128,
-    learning_rate: float = 0.05,
-    seed: int = 0,
     erf_threshold: float = 0.01,
     logdir: str | None = None,
-    callbacks: Sequence[Callback] | None = None,
+    **visualizer_args: Any,
 ) -> list[NeuronField]:
     """Maximises one neuron per layer, changing only the pixels of its receptive field.
 
@@ -162,14 +162,13 @@ def visualize_neurons(
             layers or one per layer.
         param: a `Pixel` parameterization at the model's input size (its `init` may be a
             photograph); default `Pixel` with a mid-grey, faintly noisy start.
-        steps: optimization steps (Adam).
-        learning_rate: Adam's learning rate.
-        seed: seeds the initial images.
         erf_threshold: the effective field keeps the pixels whose gradient magnitude is above
             this fraction of its maximum.
         logdir: the run's output directory for the callbacks.
-        callbacks: `Callback`s of the run (TensorBoard, ImageSaver, ProgressBar...); None takes
-            the gin-configured `Visualizer.callbacks`. Between-step image edits are refused.
+        **visualizer_args: passed to the `Visualizer` (steps, learning_rate, seed, callbacks,
+            gradient_transforms, metrics); under gin, the `Visualizer.*` bindings apply too.
+            The transforms (none) and the optimizer (Adam) are fixed; image-editing callbacks
+            are refused.
 
     Returns:
         One `NeuronField` per layer, lower layers first.
@@ -178,7 +177,14 @@ def visualize_neurons(
         ValueError: a parameterization other than `Pixel` at the input size, an image-editing
             callback, a bad layer, channel or position, or a `channels`/`positions` list whose
             length is not the number of layers.
+        TypeError: `visualizer_args` sets what this function fixes.
     """
+    fixed = sorted(_FIXED_ARGUMENTS & set(visualizer_args))
+    if fixed:
+        raise TypeError(
+            f"visualize_neurons fixes {', '.join(fixed)} (what keeps the change inside the "
+            f"receptive field); remove {fixed} from its arguments"
+        )
     model = load_model(model)
     param = _check_pixel_param(model, param)
     layers = list(layers)
@@ -188,12 +194,10 @@ def visualize_neurons(
     )))
     ordered = layers_in_order(model, layers)
     neurons = [Neuron(layer, by_layer[layer][0], _position_tuple(by_layer[layer][1])) for layer in ordered]
-    extra = {} if callbacks is None else {"callbacks": callbacks}
-    # Explicit arguments override gin's Visualizer bindings: the transforms, the optimizer and
-    # the parameterization are what keeps the change inside the receptive field.
+    # Explicit arguments override gin's Visualizer bindings: no transforms and Adam without
+    # weight decay are what keep the change inside the receptive field.
     visualizer = Visualizer(model=model, objective=stack(neurons), param=param, transforms=(),
-                            steps=steps, learning_rate=learning_rate, optimizer="adam",
-                            seed=seed, logdir=logdir, **extra)
+                            optimizer="adam", logdir=logdir, **visualizer_args)
     _check_callbacks(visualizer.callbacks.callbacks)
     images = visualizer.run().images
     activations = model.extractor(ordered)(model.preprocess(tf.constant(images)))
@@ -299,9 +303,6 @@ def neuron_fields(
     channels: int | Sequence[int] = 0,
     positions: Position | None | Sequence[Position | None] = None,
     param: Pixel | None = None,
-    steps: int = 128,
-    learning_rate: float = 0.05,
-    seed: int = 0,
     erf_threshold: float = 0.01,
     scale: int = 1,
 ) -> list[NeuronField]:
@@ -309,11 +310,10 @@ def neuron_fields(
 
     Writes into `logdir`: `neurons.png` (the figure, tiles upscaled by `scale`),
     `fields/<NN>_<layer>_image.png` and `..._rf.png` (the image and the crop of its theoretical
-    field), `receptive_fields.json` (the numbers of every neuron), and prints the table. The
-    run's callbacks come from `Visualizer.callbacks`.
+    field), `receptive_fields.json` (the numbers of every neuron), and prints the table. Steps,
+    learning rate, seed and callbacks come from the `Visualizer.*` bindings.
     """
-    fields = visualize_neurons(model, layers, channels, positions, param, steps, learning_rate,
-                               seed, erf_threshold, logdir=logdir)
+    fields = visualize_neurons(model, layers, channels, positions, param, erf_threshold, logdir=logdir)
     directory = Path(logdir)
     for i, field in enumerate(fields):
         stem = directory / "fields" / f"{i:02d}_{slug(field.layer)}"

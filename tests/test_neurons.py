@@ -96,6 +96,8 @@ def test_the_neuron_setup_refuses_what_would_move_pixels_across_the_field(tiny):
         fv.visualize_neurons(tiny, ["conv1"], param=fv.Pixel(48))
     with pytest.raises(ValueError, match="ScheduledTransform edits every pixel between steps"):
         fv.visualize_neurons(tiny, ["conv1"], callbacks=[fv.ScheduledTransform(fv.GaussianBlur(1.0))])
+    with pytest.raises(TypeError, match=r"visualize_neurons fixes optimizer, transforms"):
+        fv.visualize_neurons(tiny, ["conv1"], transforms=[fv.Jitter(2)], optimizer="adamw")
     with pytest.raises(ValueError, match=r"channels must be one value or one per layer \(2\)"):
         fv.visualize_neurons(tiny, ["conv1", "conv2"], channels=[0, 1, 2])
     with pytest.raises(ValueError, match=r"position \(20, 20\) is outside the 16x16 grid of layer 'conv2'"):
@@ -112,7 +114,7 @@ def test_neuron_fields_job_writes_images_crops_figure_and_numbers(tiny_keras_mod
         neuron_fields.channels = [1, 2]
         neuron_fields.positions = (3, 3)
         neuron_fields.param = @Pixel()
-        neuron_fields.steps = 3
+        Visualizer.steps = 3
         load_model.name = '{model_path}'
         Pixel.size = 32
         Pixel.init = 'uniform'
