@@ -110,8 +110,8 @@ def _due(step: int, every: int) -> bool:
 
 
 def slug(name: str) -> str:
-    """A file-name-safe version of an objective name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "image"
+    """A file-name-safe version of an objective name (at most 100 characters)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:100] or "image"
 
 
 @gin.register(module="featviz")

@@ -87,6 +87,8 @@ def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
     # Importing the package registers every configurable name gin may see.
     import featviz  # noqa: F401
 
+    # Each run starts from its own files alone, also when main() is called again in-process.
+    gin.clear_config()
     try:
         gin.parse_config_files_and_bindings(files, params, skip_unknown=False)
     except (ValueError, TypeError, NameError, SyntaxError) as error:
@@ -101,7 +103,12 @@ def _command_run(args: argparse.Namespace) -> int:
     received: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
+        if received:
+            # A second signal means "now": give up on the clean stop.
+            raise KeyboardInterrupt
         received.append(signum)
+        print(f"\nfeatviz: {signal.Signals(signum).name} received; stopping after this step "
+              f"(send it again to quit at once)", file=sys.stderr)
         render.request_stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}

@@ -234,12 +234,18 @@ def stack(objectives: Iterable[Objective]) -> Objective:
 
 
 def image_names(objective: Objective, batch: int) -> list[str]:
-    """A readable name per batch element: the objectives that target that image alone."""
+    """A readable name per batch element.
+
+    An image targeted by its own objectives is named after them (regularizers shared by all
+    images are left out); images with none are named after the whole objective.
+    """
     names: list[list[str]] = [[] for _ in range(batch)]
     for _, leaf in objective.terms():
         if leaf.batch is not None and leaf.batch < batch:
             names[leaf.batch].append(leaf.name)
-    return [" + ".join(n) if n else f"image{i}" for i, n in enumerate(names)]
+    whole = objective.name
+    return [" + ".join(n) if n else (whole if batch == 1 else f"{whole} #{i}")
+            for i, n in enumerate(names)]
 
 
 def _check_channel(model: VisModel, layer: str, channel: int) -> None:

@@ -36,12 +36,10 @@ _INITS = ("normal", "uniform")
 
 
 def _size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        size = (size, size)
-    size = tuple(size)
-    if len(size) != 2 or not all(isinstance(s, int) and s >= 8 for s in size):
+    pair = (size, size) if isinstance(size, int) else tuple(size)
+    if len(pair) != 2 or not all(isinstance(s, int) and s >= 8 for s in pair):
         raise ValueError(f"size must be an int or (height, width) of ints >= 8, got {size!r}")
-    return size  # type: ignore[return-value]
+    return pair  # type: ignore[return-value]
 
 
 def _logit(images: tf.Tensor) -> tf.Tensor:

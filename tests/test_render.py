@@ -52,23 +52,6 @@ def test_render_size_differs_from_model_input_is_resized(tiny):
     assert render.images.shape == (1, 48, 48, 3)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"steps": -1}, ValueError, "steps must be a positive int, got -1"),
-    ({"steps": 2.5}, ValueError, "steps must be a positive int"),
-    ({"learning_rate": 0}, ValueError, "learning_rate must be a positive float, got 0"),
-    ({"seed": "a"}, ValueError, "seed must be an int"),
-    ({"objective": "flamingo"}, TypeError, "objective must be an Objective"),
-    ({"param": fv.Pixel(32, batch=1), "objective": [fv.ClassLogit(0), fv.ClassLogit(1)]}, ValueError,
-     "targets image 1 but the parameterization has batch=1"),
-    ({"param": fv.Pixel(32, channels=1)}, ValueError, "makes 1-channel images but model 'tiny' takes 3-channel"),
-    ({"optimizer": "adamm"}, ValueError, "unknown optimizer 'adamm'"),
-])
-def test_bad_arguments_are_refused_clearly(tiny, kwargs, error, message):
-    arguments = {"model": tiny, "objective": fv.ClassLogit(0), **kwargs}
-    with pytest.raises(error, match=message):
-        fv.Visualizer(**arguments).run()
-
-
 def test_models_that_are_not_image_models_are_refused():
     import keras
 

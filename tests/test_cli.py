@@ -1,0 +1,81 @@
+"""The command line: runs, outputs, shipped configs, layer listing and user errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from featviz import cli
+
+CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.gin"))
+# The smoke run of every shipped config is offline: keras.applications models get random
+# weights (same architecture, layers and classes; the demo model ignores the binding).
+OFFLINE = ["load_model.weights=None"]
+
+
+def _run(tmp_path: Path, *argv: str) -> int:
+    return cli.main(["run", *argv, "--logdir", str(tmp_path / "run")])
+
+
+def test_quickstart_writes_images_events_and_operative_config(tmp_path, capsys):
+    assert _run(tmp_path, "configs/quickstart.gin", "--gin_param=Visualizer.steps=4") == 0
+    run = tmp_path / "run"
+    names = {p.name for p in run.iterdir()}
+    assert {"grid.png", "animation.gif", "history.npz", "operative_config.gin",
+            "00_ClassLogit_vertical_stripes.png", "05_ClassLogit_polka_dots.png"} <= names
+    assert any(name.startswith("events.out.tfevents") for name in names)
+    operative = (run / "operative_config.gin").read_text()
+    assert "Visualizer.steps = 4" in operative and "dots/ClassLogit.target = 'polka_dots'" in operative
+    assert "done; outputs in" in capsys.readouterr().out
+
+
+def test_gin_param_overrides_the_first_class(tmp_path):
+    argv = ["configs/quickstart.gin", "--gin_param=Visualizer.steps=2",
+            "--gin_param=ClassLogit.target='horizontal_stripes'"]
+    assert _run(tmp_path, *argv) == 0
+    assert (tmp_path / "run" / "00_ClassLogit_horizontal_stripes.png").exists()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path):
+    params = ["Visualizer.steps=2", *OFFLINE]
+    argv = [str(config)] + [f"--gin_param={p}" for p in params]
+    assert _run(tmp_path, *argv) == 0
+
+
+def test_a_gin_typo_names_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.gin"
+    bad.write_text("import featviz\nVisualizer.stepz = 3\n")
+    with pytest.raises(SystemExit, match=r"(?s)invalid gin configuration.*stepz.*bad.gin\", line 2"):
+        _run(tmp_path, str(bad))
+
+
+def test_missing_config_and_existing_run_directory_are_refused(tmp_path):
+    with pytest.raises(SystemExit, match="gin config file 'nope.gin' does not exist"):
+        _run(tmp_path, "nope.gin")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "grid.png").write_text("earlier run")
+    with pytest.raises(SystemExit, match="already exists and is not empty.*--overwrite"):
+        _run(tmp_path, "configs/quickstart.gin")
+    assert _run(tmp_path, "configs/quickstart.gin", "--gin_param=Visualizer.steps=1", "--overwrite") == 0
+
+
+def test_layers_lists_shapes_and_channels(capsys):
+    assert cli.main(["layers", "demo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["layer", "type", "output", "shape", "channels"]
+    conv2 = next(line for line in lines if line.startswith("conv2 "))
+    assert "Conv2D" in conv2
+
+
+def test_unknown_model_is_a_one_line_error(capsys):
+    assert cli.main(["layers", "vgg17"]) == 2
+    assert "vgg17" in capsys.readouterr().err
+
+
+def test_help_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "run" in out and "layers" in out
