@@ -140,9 +140,10 @@ def _check_callbacks(callbacks: Sequence[Callback]) -> None:
 def visualize_neurons(
     model: VisModel | keras.Model | str,
     layers: Sequence[str],
-    channels: int | Sequence[int] = 0,
+    channels: int | None | Sequence[int | None] = None,
     positions: Position | None | Sequence[Position | None] = None,
     param: Pixel | None = None,
+    seed: int = 0,
     erf_threshold: float = 0.01,
     logdir: str | None = None,
     **visualizer_args: Any,
@@ -156,16 +157,19 @@ def visualize_neurons(
             input size.
         layers: layer names with [batch, height, width, channels] outputs; results come from
             the input towards the output.
-        channels: the channel of each layer's neuron: one index for all, or one per layer
-            (in the order of `layers`).
+        channels: the channel of each layer's neuron: one for all layers, or one per layer (in
+            the order of `layers`); an index, or None for the channel most active at the
+            neuron's position on the initial image. A ReLU neuron that is off on the initial
+            image gets no gradient and never changes; None avoids choosing one.
         positions: (row, column) in the layer's output grid, None for the centre; one for all
             layers or one per layer.
         param: a `Pixel` parameterization at the model's input size (its `init` may be a
             photograph); default `Pixel` with a mid-grey, faintly noisy start.
+        seed: seeds the initial images.
         erf_threshold: the effective field keeps the pixels whose gradient magnitude is above
             this fraction of its maximum.
         logdir: the run's output directory for the callbacks.
-        **visualizer_args: passed to the `Visualizer` (steps, learning_rate, seed, callbacks,
+        **visualizer_args: passed to the `Visualizer` (steps, learning_rate, callbacks,
             gradient_transforms, metrics); under gin, the `Visualizer.*` bindings apply too.
             The transforms (none) and the optimizer (Adam) are fixed; image-editing callbacks
             are refused.
@@ -189,15 +193,25 @@ def visualize_neurons(
     param = _check_pixel_param(model, param)
     layers = list(layers)
     by_layer = dict(zip(layers, zip(
-        _per_layer(channels, len(layers), "channels", lambda v: isinstance(v, int)),
+        _per_layer(channels, len(layers), "channels", lambda v: v is None or isinstance(v, int)),
         _per_layer(positions, len(layers), "positions", _is_position),
     )))
     ordered = layers_in_order(model, layers)
-    neurons = [Neuron(layer, by_layer[layer][0], _position_tuple(by_layer[layer][1])) for layer in ordered]
+    neurons = [Neuron(layer, by_layer[layer][0] if by_layer[layer][0] is not None else 0,
+                      _position_tuple(by_layer[layer][1])) for layer in ordered]
+    for neuron in neurons:
+        neuron.check(model)
+    initial = param.to_images(param.initial(param.batch or len(neurons), seed))
+    acts = model.extractor(ordered)(model.preprocess(initial))
+    neurons = [
+        neuron if by_layer[neuron.layer][0] is not None else
+        dataclasses.replace(neuron, channel=_most_active(model, neuron, acts[neuron.layer][i]))
+        for i, neuron in enumerate(neurons)
+    ]
     # Explicit arguments override gin's Visualizer bindings: no transforms and Adam without
     # weight decay are what keep the change inside the receptive field.
     visualizer = Visualizer(model=model, objective=stack(neurons), param=param, transforms=(),
-                            optimizer="adam", logdir=logdir, **visualizer_args)
+                            optimizer="adam", seed=seed, logdir=logdir, **visualizer_args)
     _check_callbacks(visualizer.callbacks.callbacks)
     images = visualizer.run().images
     activations = model.extractor(ordered)(model.preprocess(tf.constant(images)))
@@ -205,6 +219,12 @@ def visualize_neurons(
         _neuron_field(model, neuron, images[i], activations[neuron.layer][i], erf_threshold)
         for i, neuron in enumerate(neurons)
     ]
+
+
+def _most_active(model: VisModel, neuron: Neuron, activations: tf.Tensor) -> int:
+    """The channel with the largest activation at the neuron's position, [height, width, channels]."""
+    row, col = neuron.position or center_position(model.model, neuron.layer)
+    return int(np.argmax(activations[row, col]))
 
 
 def _position_tuple(position: Position | None) -> Position | None:
@@ -300,9 +320,10 @@ def neuron_fields(
     logdir: str,
     model: VisModel | keras.Model | str = gin.REQUIRED,
     layers: Sequence[str] = gin.REQUIRED,
-    channels: int | Sequence[int] = 0,
+    channels: int | None | Sequence[int | None] = None,
     positions: Position | None | Sequence[Position | None] = None,
     param: Pixel | None = None,
+    seed: int = 0,
     erf_threshold: float = 0.01,
     scale: int = 1,
 ) -> list[NeuronField]:
@@ -311,9 +332,10 @@ def neuron_fields(
     Writes into `logdir`: `neurons.png` (the figure, tiles upscaled by `scale`),
     `fields/<NN>_<layer>_image.png` and `..._rf.png` (the image and the crop of its theoretical
     field), `receptive_fields.json` (the numbers of every neuron), and prints the table. Steps,
-    learning rate, seed and callbacks come from the `Visualizer.*` bindings.
+    learning rate and callbacks come from the `Visualizer.*` bindings.
     """
-    fields = visualize_neurons(model, layers, channels, positions, param, erf_threshold, logdir=logdir)
+    fields = visualize_neurons(model, layers, channels, positions, param, seed, erf_threshold,
+                               logdir=logdir)
     directory = Path(logdir)
     for i, field in enumerate(fields):
         stem = directory / "fields" / f"{i:02d}_{slug(field.layer)}"

@@ -89,6 +89,17 @@ def test_pixels_outside_the_field_keep_their_initial_values_on_a_relu_model(tiny
     assert crop.shape == (8, 8, 3)  # conv2: 8x8 field, stride 2
 
 
+def test_no_channel_picks_the_one_most_active_at_the_neuron_on_the_initial_image(tiny):
+    param = fv.Pixel(32)
+    fields = fv.visualize_neurons(tiny, ["conv2", "conv1"], channels=[None, 3], positions=[None, (5, 6)],
+                                  param=param, seed=3, steps=2)
+    initial = _initial_images(param, 2, seed=3)
+    acts = tiny.extractor(["conv1", "conv2"])(initial)
+    assert fields[0].layer == "conv1" and fields[0].channel == 3  # given
+    assert fields[1].channel == int(np.argmax(acts["conv2"][1, 8, 8]))  # conv2 is image 1
+    assert fields[1].activation > 0
+
+
 def test_the_neuron_setup_refuses_what_would_move_pixels_across_the_field(tiny):
     with pytest.raises(ValueError, match="needs a Pixel parameterization at the model's input size"):
         fv.visualize_neurons(tiny, ["conv1"], param=fv.Fourier(32))
