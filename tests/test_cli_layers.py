@@ -36,7 +36,7 @@ def test_layers_of_a_keras_application_needs_no_weights(capsys):
 
 
 def test_layers_of_a_model_without_fixed_input_size_still_lists_layers(tmp_path, capsys):
-    inputs = keras.Input((None, None, 3))
+    inputs = keras.Input((None, None, 3), name="image")
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(inputs))
     path = tmp_path / "free.keras"
     model.save(path)

@@ -23,7 +23,7 @@ def _linear_stack() -> fv.VisModel:
     exactly those pixels must change.
     """
     keras.utils.set_random_seed(1)
-    inputs = keras.Input((40, 41, 3))
+    inputs = keras.Input((40, 41, 3), name="image")
     x = layers.Conv2D(4, 3, name="conv1")(inputs)
     x = layers.Conv2D(4, 3, strides=2, padding="same", name="conv2")(x)
     x = layers.AveragePooling2D(2, name="pool")(x)
