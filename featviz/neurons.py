@@ -192,22 +192,22 @@ def visualize_neurons(
     model = load_model(model)
     param = _check_pixel_param(model, param)
     layers = list(layers)
-    by_layer = dict(zip(layers, zip(
-        _per_layer(channels, len(layers), "channels", lambda v: v is None or isinstance(v, int)),
-        _per_layer(positions, len(layers), "positions", _is_position),
-    )))
+    chosen = dict(zip(layers, _per_layer(channels, len(layers), "channels",
+                                         lambda v: v is None or isinstance(v, int))))
+    where = {layer: _position_tuple(p)
+             for layer, p in zip(layers, _per_layer(positions, len(layers), "positions", _is_position))}
     ordered = layers_in_order(model, layers)
-    neurons = [Neuron(layer, by_layer[layer][0] if by_layer[layer][0] is not None else 0,
-                      _position_tuple(by_layer[layer][1])) for layer in ordered]
-    for neuron in neurons:
-        neuron.check(model)
-    initial = param.to_images(param.initial(param.batch or len(neurons), seed))
-    acts = model.extractor(ordered)(model.preprocess(initial))
-    neurons = [
-        neuron if by_layer[neuron.layer][0] is not None else
-        dataclasses.replace(neuron, channel=_most_active(model, neuron, acts[neuron.layer][i]))
-        for i, neuron in enumerate(neurons)
-    ]
+    for layer in ordered:
+        # Layer and position must be valid before the initial image is read there.
+        Neuron(layer, 0, where[layer]).check(model)
+    if any(chosen[layer] is None for layer in ordered):
+        initial = param.to_images(param.initial(param.batch or len(ordered), seed))
+        acts = model.extractor(ordered)(model.preprocess(initial))
+        for i, layer in enumerate(ordered):
+            if chosen[layer] is None:
+                row, col = where[layer] or center_position(model.model, layer)
+                chosen[layer] = int(np.argmax(acts[layer][i, row, col]))
+    neurons = [Neuron(layer, chosen[layer], where[layer]) for layer in ordered]
     # Explicit arguments override gin's Visualizer bindings: no transforms and Adam without
     # weight decay are what keep the change inside the receptive field.
     visualizer = Visualizer(model=model, objective=stack(neurons), param=param, transforms=(),
@@ -219,12 +219,6 @@ def visualize_neurons(
         _neuron_field(model, neuron, images[i], activations[neuron.layer][i], erf_threshold)
         for i, neuron in enumerate(neurons)
     ]
-
-
-def _most_active(model: VisModel, neuron: Neuron, activations: tf.Tensor) -> int:
-    """The channel with the largest activation at the neuron's position, [height, width, channels]."""
-    row, col = neuron.position or center_position(model.model, neuron.layer)
-    return int(np.argmax(activations[row, col]))
 
 
 def _position_tuple(position: Position | None) -> Position | None:
