@@ -55,9 +55,9 @@ def layers_in_order(model: VisModel, layers: Sequence[str]) -> list[str]:
         ValueError: a layer name is unknown (the message lists valid ones), repeated, or the
             list is empty.
     """
-    layers = list(layers)
-    if not layers or isinstance(layers[0], (list, tuple)):
+    if isinstance(layers, str) or not layers:
         raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
+    layers = list(layers)
     for layer in layers:
         model.layer(layer)
     repeated = sorted({layer for layer in layers if layers.count(layer) > 1})

@@ -191,12 +191,12 @@ def visualize_neurons(
         )
     model = load_model(model)
     param = _check_pixel_param(model, param)
+    ordered = layers_in_order(model, layers)
     layers = list(layers)
     chosen = dict(zip(layers, _per_layer(channels, len(layers), "channels",
                                          lambda v: v is None or isinstance(v, int))))
     where = {layer: _position_tuple(p)
              for layer, p in zip(layers, _per_layer(positions, len(layers), "positions", _is_position))}
-    ordered = layers_in_order(model, layers)
     for layer in ordered:
         # Layer and position must be valid before the initial image is read there.
         Neuron(layer, 0, where[layer]).check(model)

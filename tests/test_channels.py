@@ -75,5 +75,7 @@ def test_channel_selection_errors(tiny):
         fv.visualize_channels(tiny, ["conv1"], channels=[9], param=fv.Pixel(32), steps=1)
     with pytest.raises(ValueError, match="must not repeat a layer; repeated: \\['conv1'\\]"):
         fv.visualize_channels(tiny, ["conv1", "conv1"], steps=1)
+    with pytest.raises(ValueError, match="non-empty list of layer names, got 'conv1'"):
+        fv.visualize_channels(tiny, "conv1", steps=1)
     with pytest.raises(ValueError, match="no layer 'conv9'"):
         fv.visualize_channels(tiny, ["conv9"], steps=1)
