@@ -74,7 +74,7 @@ def test_hand_computed_stack() -> None:
     model = _hand_stack(layers.MaxPooling2D)
     fields = receptive_fields(model)
     assert {name: fields[name] for name in HAND_FIELDS} == HAND_FIELDS
-    # Keras numbers auto-named inputs per process (input_layer, input_layer_1, ...).
+    # Keras numbers auto-named inputs per process ("input_layer_3"): ask the model.
     assert fields[model.layers[0].name] == ReceptiveField((1, 1), (1, 1), (0.0, 0.0))
 
 
