@@ -34,14 +34,15 @@ MOBILENET = next(
     Path("../shared/models/mobilenet_025_imagenet.keras"),
 )
 
-# Per model: the layers of each figure, the render size, and the transforms of channel sweeps
-# (Lucid's robustness set, scaled to the image size).
+# Per model: the layers of each figure, the render size, the Fourier start's noise and the
+# transforms of channel sweeps (Lucid's robustness set, scaled to the image size).
 SETUPS = {
     "demo": {
-        "channel_layers": ["conv1", "conv2", "conv3", "conv4"],
-        "neuron_layers": ["conv1", "conv2", "conv3", "conv4"],
+        "channel_layers": ["conv1", "conv2", "conv3", "conv4", "conv5"],
+        "neuron_layers": ["conv1", "conv2", "conv3", "conv4", "conv5"],
         "activation_layers": ["conv1", "conv3"],
         "size": 64,
+        "init_std": 0.01,
         "transforms": lambda: [fv.Pad(4), fv.Jitter(4), fv.RandomScale((0.9, 0.95, 1.0, 1.05, 1.1)),
                                fv.RandomRotate((-10, -5, 0, 5, 10))],
     },
@@ -51,7 +52,10 @@ SETUPS = {
         "neuron_layers": ["conv_pw_1_bn", "conv_pw_3_bn", "conv_pw_5_bn", "conv_pw_7_bn",
                           "conv_pw_9_bn", "conv_pw_11_bn"],
         "activation_layers": ["conv_pw_1_relu", "conv_pw_3_relu", "conv_pw_13_relu"],
+        # A pink-noise start: from flat grey, 3 of the 6 conv_pw_13_relu channels got no
+        # gradient (their ReLU is off on grey) and stayed at 0; from this start none did.
         "size": 224,
+        "init_std": 1.0,
         "transforms": fv.standard_transforms,
     },
 }
@@ -82,8 +86,7 @@ def channels(name: str, model: fv.VisModel, steps: int) -> None:
     start = time.perf_counter()
     results = fv.visualize_channels(
         model, setup["channel_layers"], channels=count,
-        # A pink-noise start, so that channels whose ReLU is off on flat grey get a gradient.
-        param=fv.Fourier(setup["size"], init_std=1.0), transforms=setup["transforms"](),
+        param=fv.Fourier(setup["size"], init_std=setup["init_std"]), transforms=setup["transforms"](),
         steps=steps, learning_rate=0.05)
     print(f"{name}: channel sweep, {len(results)} layers x {count} channels x {steps} steps: "
           f"{time.perf_counter() - start:.0f} s")
@@ -104,7 +107,7 @@ def directions(model: fv.VisModel, steps: int) -> None:
     count = model.channels(layer)
     vectors = [np.eye(count)[a] * (1 - t) + np.eye(count)[b] * t for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
     objectives = [fv.Direction(layer, v) for v in vectors]
-    render = fv.Visualizer(model, objectives, param=fv.Fourier(64, init_std=1.0),
+    render = fv.Visualizer(model, objectives, param=fv.Fourier(64),
                            transforms=SETUPS["demo"]["transforms"](), steps=steps).run()
     labels = [f"{1 - t:.2g}*c{a}+{t:.2g}*c{b}" for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
     save_small(FIGURES / "demo_directions.png",
