@@ -72,21 +72,32 @@ def test_exactly_the_receptive_field_changes_in_a_linear_stack_at_any_position()
     assert by_layer["conv1"].region == (0, 0, 3, 3)
 
 
-def test_pixels_outside_the_field_keep_their_initial_values_on_a_relu_model(tiny):
-    param = fv.Pixel(32, init="uniform")
-    fields = fv.visualize_neurons(tiny, ["conv1", "conv2"], channels=[4, 1], positions=[None, (2, 3)],
+@pytest.mark.parametrize("model_name, layers, channels, positions, size", [
+    ("tiny", ["conv1", "conv2"], [4, 1], [None, (2, 3)], 32),
+    ("demo", ["conv2", "pool3", "conv4"], None, [(3, 29), None, (1, 6)], 64),
+])
+def test_pixels_outside_the_field_keep_their_initial_values_on_relu_models(
+        request, model_name, layers, channels, positions, size):
+    model = request.getfixturevalue(model_name)
+    param = fv.Pixel(size, init="uniform")
+    fields = fv.visualize_neurons(model, layers, channels=channels, positions=positions,
                                   param=param, steps=8, learning_rate=0.1)
-    initial = _initial_images(param, 2)
+    initial = _initial_images(param, len(layers))
     for i, (field, changed) in enumerate(zip(fields, _changed(fields, initial))):
-        inside = _box_mask(field.region, (32, 32))
+        inside = _box_mask(field.region, (size, size))
         np.testing.assert_array_equal(field.image[~inside], initial[i][~inside])
         assert changed.any(), f"{field.layer}: nothing changed"
         assert field.activation > 0
         top, left, bottom, right = field.effective_region
         r_top, r_left, r_bottom, r_right = field.region
         assert r_top <= top < bottom <= r_bottom and r_left <= left < right <= r_right
-    crop = fields[1].crop()
-    assert crop.shape == (8, 8, 3)  # conv2: 8x8 field, stride 2
+    if model_name == "tiny":
+        assert fields[1].crop().shape == (8, 8, 3)  # conv2: 8x8 field, stride 2
+    else:
+        # demo conv4: size 38, stride 8, start 3.5 (3x3 same convs and 2x2 pools). Position
+        # (1, 6) is centred on (11.5, 51.5): rows -7..30 and columns 33..70, clipped to 0..30
+        # and 33..63 by the borders.
+        assert fields[2].position == (1, 6) and fields[2].region == (0, 33, 31, 64)
 
 
 def test_no_channel_picks_the_one_most_active_at_the_neuron_on_the_initial_image(tiny):
