@@ -23,21 +23,26 @@ from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbabilit
 from featviz.params import Fourier, Parameterization, Pixel
 from featviz.receptive_field import (ReceptiveField, center_position, effective_receptive_field,
                                      effective_region, receptive_field, receptive_fields)
+from featviz.reconstruct import Reconstruction, reconstruct
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
+from featviz.transfer import (ActivationMatch, LayerActivation, StyleMatch, channel_moments,
+                              gram_matrix, target_activations)
 from featviz.transforms import (GaussianBlur, Jitter, Pad, RandomRotate, RandomScale, Zoom,
                                 compose, standard_transforms)
 
 __all__ = [
-    "Activations", "Animation", "Callback", "CallbackList", "Channel", "ClassLogit",
-    "ClassProbability", "Direction", "Features", "Fourier", "FunctionObjective", "GaussianBlur",
-    "HistorySaver", "ImageSaver", "Jitter", "L2", "LOGITS", "LayerRender", "Neuron", "NeuronField",
-    "NonFiniteError", "NormalizeGradient", "Objective", "Pad", "Parameterization", "Pixel",
-    "ProgressBar", "RandomRotate", "RandomScale", "ReceptiveField", "Render", "Restandardize",
-    "ScheduledTransform", "Sum", "TensorBoard", "TotalVariation", "VisModel", "Visualizer", "Zoom",
-    "activation_grid", "activation_grids", "activation_maps", "center_position", "channel_sweep",
-    "compose", "effective_receptive_field", "effective_region", "grid", "layers_figure",
-    "load_image", "load_model", "neuron_fields", "neurons_figure", "objective", "receptive_field",
-    "receptive_fields", "rows_figure", "save_png", "stack", "standard_transforms",
-    "visualize_channels", "visualize_neurons", "weighted_sum",
+    "ActivationMatch", "Activations", "Animation", "Callback", "CallbackList", "Channel",
+    "ClassLogit", "ClassProbability", "Direction", "Features", "Fourier", "FunctionObjective",
+    "GaussianBlur", "HistorySaver", "ImageSaver", "Jitter", "L2", "LOGITS", "LayerActivation",
+    "LayerRender", "Neuron", "NeuronField", "NonFiniteError", "NormalizeGradient", "Objective",
+    "Pad", "Parameterization", "Pixel", "ProgressBar", "RandomRotate", "RandomScale",
+    "ReceptiveField", "Reconstruction", "Render", "Restandardize", "ScheduledTransform",
+    "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "VisModel", "Visualizer", "Zoom",
+    "activation_grid", "activation_grids", "activation_maps", "center_position",
+    "channel_moments", "channel_sweep", "compose", "effective_receptive_field",
+    "effective_region", "gram_matrix", "grid", "layers_figure", "load_image", "load_model",
+    "neuron_fields", "neurons_figure", "objective", "receptive_field", "receptive_fields",
+    "reconstruct", "rows_figure", "save_png", "stack", "standard_transforms",
+    "target_activations", "visualize_channels", "visualize_neurons", "weighted_sum",
 ]
 __version__ = "0.1.0"

@@ -34,4 +34,4 @@ def test_activation_maps_config_image_ships_with_the_repository():
     gin.parse_config_file(str(CONFIGS / "activation_maps.gin"))
     assert str(gin.query_parameter("activation_grids.image")) == "%IMAGE"
     image = gin.query_parameter("IMAGE/macro.value")
-    assert fv.load_image(CONFIGS.parent / image).shape == (224, 224, 3)
+    assert fv.load_image(CONFIGS.parent / image).shape[-1] == 3
