@@ -15,12 +15,13 @@ Prints the receptive-field tables and timings it measured.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
+from small_png import shrink
 
 import featviz as fv
 from featviz.neurons import format_table
@@ -71,13 +72,13 @@ def load(name: str) -> fv.VisModel:
 
 
 def save_small(path: Path, image: np.ndarray, width: int | None = None) -> None:
-    """Writes a figure as a 256-colour PNG, optionally downscaled to `width` pixels."""
-    pil = Image.fromarray(fv.images.to_uint8(image))
-    if width is not None and pil.width > width:
-        pil = pil.resize((width, round(pil.height * width / pil.width)), Image.Resampling.LANCZOS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pil.quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
-    print(f"wrote {path} ({path.stat().st_size // 1024} KB, {pil.width}x{pil.height})")
+    """Writes a figure as a 256-colour PNG (`small_png.shrink`), downscaled to `width` pixels."""
+    scale = 1.0 if width is None else min(1.0, width / image.shape[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        full = fv.save_png(Path(tmp) / "full.png", image)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = shrink(full, path, scale)
+    print(f"wrote {path} ({size // 1024} KB)")
 
 
 def channels(name: str, model: fv.VisModel, steps: int) -> None:

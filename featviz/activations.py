@@ -52,8 +52,9 @@ def activation_maps(
 
     Args:
         model: a `VisModel`, a `keras.Model` or a name `load_model` accepts.
-        image: an image file, or an array [height, width, channels] in [0, 1]; resized to the
-            model's input size (kept at its own size for models with a free input size).
+        image: an image file, or an array [height, width, channels], float in [0, 1] or uint8;
+            resized to the model's input size (kept at its own size for models with a free
+            input size).
         layers: names of layers with [batch, height, width, channels] outputs.
 
     Raises:
@@ -70,11 +71,7 @@ def activation_maps(
                 f"layer {layer!r} has output shape {shape}, not a [batch, height, width, "
                 f"channels] grid of activation maps; choose a convolutional or pooling layer"
             )
-    if image_io.looks_like_path(image):
-        image = image_io.load_image(image, model.input_size, model.input_channels)
-    array = np.asarray(image, dtype=np.float32)
-    size = model.input_size or array.shape[:2]
-    batch = image_io.as_image_batch(array, size, model.input_channels, 1)
+    batch = image_io.as_image_batch(image, model.input_size, model.input_channels, 1)
     outputs = model.extractor(layers)(model.preprocess(tf.constant(batch)))
     return Activations(batch[0], {layer: np.asarray(outputs[layer][0]) for layer in layers})
 

@@ -20,15 +20,17 @@ def _tiles(grid: np.ndarray, height: int, width: int) -> list[np.ndarray]:
             if box[0].stop - box[0].start == height and box[1].stop - box[1].start == width]
 
 
-def test_activation_maps_are_the_layer_outputs_on_the_resized_image(tiny):
-    image = np.random.default_rng(0).uniform(size=(48, 40, 3)).astype(np.float32)
+def test_activation_maps_are_the_layer_outputs_on_the_image(tiny):
+    image = np.random.default_rng(0).uniform(size=(32, 32, 3)).astype(np.float32)
     activations = fv.activation_maps(tiny, image, ["conv2", "conv1"])
     assert list(activations.maps) == ["conv2", "conv1"]
-    assert activations.image.shape == (32, 32, 3)
-    resized = tf.image.resize(image[None], (32, 32), method="bilinear")
-    expected = tiny.extractor(["conv1"])(resized)["conv1"].numpy()[0]
+    expected = tiny.extractor(["conv1"])(tf.constant(image[None]))["conv1"].numpy()[0]
     np.testing.assert_allclose(activations.maps["conv1"], expected, rtol=1e-5, atol=1e-6)
     assert activations.maps["conv2"].shape == (16, 16, 16)
+    # Other sizes and uint8 photographs are resized to the model's input.
+    photo = (np.random.default_rng(1).uniform(size=(48, 40, 3)) * 255).astype(np.uint8)
+    resized = fv.activation_maps(tiny, photo, ["conv1"])
+    assert resized.image.shape == (32, 32, 3) and resized.maps["conv1"].shape == (32, 32, 8)
     with pytest.raises(ValueError, match=r"layer 'gap' has output shape \(None, 16\), not a"):
         fv.activation_maps(tiny, image, ["gap"])
 
