@@ -26,7 +26,7 @@ from typing import Any
 
 import keras
 
-from featviz.receptive_field import _graph_of as graph_of
+from featviz.receptive_field.theoretical import _graph_of as graph_of
 
 Node = Any  # keras.src.ops.node.Node: one call of an operation in a graph.
 # Final activations that turn logits into probabilities; the logits are read before them.
