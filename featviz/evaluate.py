@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+import gin
 import numpy as np
 import tensorflow as tf
 
@@ -41,8 +42,13 @@ class Robustness:
     probabilities: np.ndarray
 
 
+@gin.register(module="featviz")
 def downscale_blur(factor: float = 2.0, sigma: float = 1.0) -> Transform:
-    """The "global structure" perturbation: `Downscale(factor)`, then `GaussianBlur(sigma)`."""
+    """The "global structure" perturbation: `Downscale(factor)`, then `GaussianBlur(sigma)`.
+
+    Returns:
+        A transform: images [batch, height, width, channels] -> the same shape.
+    """
     return compose([Downscale(factor), GaussianBlur(sigma)])
 
 
