@@ -19,18 +19,23 @@ from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbabilit
                                 FunctionObjective, Neuron, Objective, Sum, TotalVariation,
                                 class_metrics, class_objectives, objective, stack, weighted_sum)
 from featviz.params import Fourier, Parameterization, Pixel
+from featviz.reconstruct import Reconstruction, reconstruct
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
+from featviz.transfer import (ActivationMatch, LayerActivation, StyleMatch, channel_moments,
+                              gram_matrix, target_activations)
 from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomRotate, RandomScale,
                                 Zoom, compose, standard_transforms)
 
 __all__ = [
-    "Animation", "Callback", "CallbackList", "Channel", "ClassLogit", "ClassProbability",
-    "Downscale", "Features", "Fourier", "FunctionObjective", "GaussianBlur", "HSVAdjust",
-    "HistorySaver", "ImageSaver", "Jitter", "L2", "LOGITS", "Neuron", "NonFiniteError",
-    "NormalizeGradient", "Objective", "Pad", "Parameterization", "Pixel", "ProgressBar",
-    "RandomRotate", "RandomScale", "Render", "Restandardize", "ScheduledTransform", "Sum",
-    "TensorBoard", "TotalVariation", "VisModel", "Visualizer", "Zoom", "adjust_hsv",
-    "class_metrics", "class_objectives", "compose", "evaluate", "grid", "load_image",
-    "load_model", "objective", "save_png", "stack", "standard_transforms", "weighted_sum",
+    "ActivationMatch", "Animation", "Callback", "CallbackList", "Channel", "ClassLogit",
+    "ClassProbability", "Downscale", "Features", "Fourier", "FunctionObjective", "GaussianBlur",
+    "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter", "L2", "LOGITS", "LayerActivation",
+    "Neuron", "NonFiniteError", "NormalizeGradient", "Objective", "Pad", "Parameterization",
+    "Pixel", "ProgressBar", "RandomRotate", "RandomScale", "Reconstruction", "Render",
+    "Restandardize", "ScheduledTransform", "StyleMatch", "Sum", "TensorBoard", "TotalVariation",
+    "VisModel", "Visualizer", "Zoom", "adjust_hsv", "channel_moments", "class_metrics",
+    "class_objectives", "compose", "evaluate", "gram_matrix", "grid", "load_image", "load_model",
+    "objective", "reconstruct", "save_png", "stack", "standard_transforms", "target_activations",
+    "weighted_sum",
 ]
 __version__ = "0.1.0"

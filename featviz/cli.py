@@ -22,6 +22,8 @@ import gin
 
 # Exit codes of a process stopped by SIGINT / SIGTERM, by shell convention (128 + signal).
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Directories already added to gin's include search path (gin keeps duplicates).
+_SEARCH_PATHS: set[str] = set()
 
 
 class GinConfigSaver:
@@ -80,6 +82,11 @@ def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
     for file in files:
         if not os.path.isfile(file):
             raise SystemExit(f"featviz: gin config file {file!r} does not exist")
+        # `include 'other.gin'` in a config then finds files beside it, from any directory.
+        directory = os.path.dirname(os.path.abspath(file))
+        if directory not in _SEARCH_PATHS:
+            _SEARCH_PATHS.add(directory)
+            gin.add_config_file_search_path(directory)
     # Importing the package registers every configurable name gin may see.
     import featviz  # noqa: F401
 

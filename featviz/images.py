@@ -16,6 +16,11 @@ import gin
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+# mkstemp creates files readable by their owner only; outputs get the usual umask-based mode.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 
 
@@ -61,34 +66,81 @@ def load_image(path: str | os.PathLike, size: tuple[int, int] | None = None, cha
 
 
 def as_image_batch(
-    source: str | os.PathLike | np.ndarray, size: tuple[int, int], channels: int, batch: int
+    source: str | os.PathLike | np.ndarray,
+    size: tuple[int, int] | None,
+    channels: int,
+    batch: int,
+    what: str = "image",
 ) -> np.ndarray:
     """A file path or an array as float32 [batch, height, width, channels] in [0, 1].
 
-    A single image is repeated `batch` times; an array batch must already have `batch` images.
+    Every image featviz reads (initial images, target images) comes through here. A string or
+    path is always a file, read by `load_image`. Arrays are [height, width], [height, width,
+    channels] or [batch, height, width, channels], float in [0, 1] or uint8 in [0, 255] (what
+    scikit-image and Pillow give; divided by 255); 2- and 4-channel arrays (gray or RGB with
+    alpha) are composited on white, as files are. Grayscale becomes RGB by repetition and RGB
+    becomes grayscale by averaging when `channels` asks for it. A single image is repeated
+    `batch` times; an array batch must already have `batch` images.
+
+    Args:
+        source: a file path, or an array as above.
+        size: (height, width) to resize to (Lanczos for files, antialiased bilinear for
+            arrays), or None to keep the image's own size.
+        channels: 1 or 3, the channels of the result.
+        batch: the number of images of the result.
+        what: how error messages name the image ("initial image", "target image").
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        ValueError: an unreadable file, a bad shape, or values outside [0, 1].
+        TypeError: an array of a dtype other than float or uint8.
     """
-    if looks_like_path(source):
+    if isinstance(source, (str, os.PathLike)):
         array = load_image(source, size, channels)
     else:
-        array = np.asarray(source, dtype=np.float32)
+        array = _float_array(source, what)
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim == 3:
         array = np.repeat(array[None], batch, axis=0)
-    if array.ndim != 4 or array.shape[0] != batch or array.shape[-1] not in (1, 3):
+    if array.ndim != 4 or array.shape[0] != batch or array.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(
-            f"an initial image must be [height, width, 1|3] or [{batch}, height, width, 1|3]; "
-            f"got shape {array.shape}"
+            f"an {what} must be [height, width], [height, width, 1|2|3|4] or [{batch}, height, "
+            f"width, 1|2|3|4]; got shape {array.shape}"
         )
+    if array.shape[-1] in (2, 4):
+        # Alpha composited on white, as `load_image` does for files.
+        alpha = array[..., -1:]
+        array = array[..., :-1] * alpha + (1.0 - alpha)
     if array.shape[-1] != channels:
         array = array.mean(-1, keepdims=True) if channels == 1 else np.repeat(array, 3, axis=-1)
-    if array.shape[1:3] != tuple(size):
+    if size is not None and array.shape[1:3] != tuple(size):
         import tensorflow as tf  # only needed for resizing arrays
 
-        array = tf.image.resize(array, size, method="bilinear").numpy()
-    if np.nanmin(array) < 0 or np.nanmax(array) > 1 or not np.all(np.isfinite(array)):
-        raise ValueError("initial image values must be finite and in [0, 1]")
+        array = tf.image.resize(array, size, method="bilinear", antialias=True).numpy()
     return array.astype(np.float32)
+
+
+def _float_array(source: object, what: str) -> np.ndarray:
+    """An array-like image as float32 in [0, 1]: uint8 is divided by 255, floats are checked."""
+    array = np.asarray(source)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(
+            f"an {what} must be a file path, a float array in [0, 1] or a uint8 array in "
+            f"[0, 255]; got {type(source).__name__} of dtype {array.dtype}"
+        )
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} values must be finite; the array has NaN or infinite values")
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"{what} values must be in [0, 1], got [{low:g}, {high:g}] (for 0-255 pixel values, "
+            f"pass a uint8 array or divide by 255)"
+        )
+    return array
 
 
 def adjust_hsv(images: np.ndarray, saturation: float = 1.0, value: float = 1.0) -> np.ndarray:
@@ -164,6 +216,7 @@ def atomic_write(path: str | os.PathLike, write: callable) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

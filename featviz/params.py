@@ -95,7 +95,8 @@ class Parameterization(abc.ABC):
                 [batch, height, width, self.channels], seed=[seed, 0], minval=0.0, maxval=1.0
             )
             return self.from_images(noise)
-        start = image_io.as_image_batch(self.init, (height, width), self.channels, batch)
+        start = image_io.as_image_batch(self.init, (height, width), self.channels, batch,
+                                        what="initial image")
         return self.from_images(tf.constant(start))
 
     @abc.abstractmethod

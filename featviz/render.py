@@ -87,6 +87,16 @@ class Render:
     steps: int
 
 
+def _unique(names: list[str]) -> list[str]:
+    """Names made unique by numbering repeats ("x", "x #2"), so no history entry is merged."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return unique
+
+
 def _positive(name: str, value: float, kind: type = float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (
         kind is int and not isinstance(value, int)
@@ -277,8 +287,8 @@ class Visualizer:
         self.variable = tf.Variable(self.param.initial(self.batch, self.seed), name="images")
         self._counter = tf.Variable(0, dtype=tf.int64, name="step")
         step = self._build_step()
-        term_names = [leaf.name for _, leaf in self.objective.terms()]
-        metric_names = [f"metric/{m.name}" for m in self.metrics]
+        term_names = _unique([leaf.name for _, leaf in self.objective.terms()])
+        metric_names = _unique([f"metric/{m.name}" for m in self.metrics])
         history: dict[str, list] = {"loss": [], "losses": []}
         self.callbacks.set_visualizer(self)
         self.callbacks.on_run_begin({"names": self.names})

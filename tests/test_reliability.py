@@ -91,3 +91,16 @@ def test_atomic_write_leaves_nothing_behind_when_writing_fails(tmp_path):
         atomic_write(target, failing)
     assert target.read_bytes() == b"earlier"
     assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    path = fv.save_png(tmp_path / "a.png", np.zeros((8, 8, 3), np.float32))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_repeated_objective_names_keep_separate_histories(tiny):
+    render = fv.Visualizer(tiny, [fv.ClassLogit(0), fv.ClassLogit(0)], param=fv.Pixel(32), steps=3).run()
+    assert render.history["ClassLogit[0]"].shape == (3, 2)
+    assert render.history["ClassLogit[0] #2"].shape == (3, 2)

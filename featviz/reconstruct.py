@@ -1,0 +1,225 @@
+"""Reconstruction from features: how much of an image does one layer's activation pattern keep?
+
+The `reconstruct` job (gin: `experiment.job = @reconstruct`) starts from noise and optimizes one
+image per chosen layer so that the layer's activations match those of a target image
+(`ActivationMatch`), as Mahendran & Vedaldi, "Understanding Deep Image Representations by
+Inverting Them" (CVPR 2015). All layers run as one batch (image i matches layer i), once per
+*variant*: a variant is a gin scope under which the `Visualizer` is configured, e.g. `plain`
+(no tricks) and `tricks` (gradient normalisation, scheduled blur and zoom, as for class
+visualization). Early layers pin the image down almost exactly; deep layers keep what is there
+but lose where.
+
+Outputs in the run directory: `reconstruction.png` (one row per variant: the original, then one
+reconstruction per layer), `reconstruction.csv` and `reconstruction.md` (per variant and layer:
+relative feature error at the start and the end, pixel MSE and PSNR against the original),
+TensorBoard scalars `reconstruction/<variant>/<metric>` with the layer's index as the step, the
+figure and the table; each variant's own callbacks write under `<run directory>/<variant>/`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from featviz import images as image_io
+from featviz.models import VisModel, load_model
+from featviz.objectives import stack
+from featviz.render import Visualizer, stop_requested
+from featviz.transfer import ActivationMatch, ImageSource, squared_distance, target_activations
+
+_COLUMNS = ("variant", "layer", "start_feature_error", "feature_error", "pixel_mse", "psnr_db")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReconstructionRow:
+    """One layer's reconstruction in one variant.
+
+    Attributes:
+        variant: the variant (gin scope) name.
+        layer: the layer whose activations were matched.
+        start_feature_error: ||a - t|| / ||t|| for the initial image (noise), at the first step.
+        feature_error: ||a - t|| / ||t|| for the final image.
+        pixel_mse: mean squared difference from the original, pixels in [0, 1].
+        psnr_db: peak signal-to-noise ratio against the original, 10 log10(1 / MSE), in dB.
+    """
+
+    variant: str
+    layer: str
+    start_feature_error: float
+    feature_error: float
+    pixel_mse: float
+    psnr_db: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Reconstruction:
+    """What the `reconstruct` job returns.
+
+    Attributes:
+        original: the target image at the render size, [height, width, channels] in [0, 1].
+        images: variant -> reconstructions, [layers, height, width, channels] in [0, 1].
+        rows: one row per variant and layer, in run order.
+    """
+
+    original: np.ndarray
+    images: dict[str, np.ndarray]
+    rows: list[ReconstructionRow]
+
+
+def psnr(mse: float) -> float:
+    """Peak signal-to-noise ratio in dB of images in [0, 1] with mean squared error `mse`."""
+    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def feature_errors(model: VisModel, layers: Sequence[str], targets: dict[str, tf.Tensor],
+                   images: np.ndarray) -> np.ndarray:
+    """The relative feature error of image i at layer i, without transforms.
+
+    Args:
+        model: the model.
+        layers: one layer per image.
+        targets: {layer: the target's activations [1, ...]}, from `target_activations`.
+        images: [len(layers), height, width, channels] in [0, 1].
+
+    Returns:
+        [len(layers)] float, ||a_i - t_i|| / ||t_i||.
+    """
+    inputs = tf.constant(images, tf.float32)
+    if model.input_size is not None and tuple(inputs.shape[1:3]) != model.input_size:
+        inputs = tf.image.resize(inputs, model.input_size, method="bilinear")
+    activations = model.extractor(layers)(model.preprocess(inputs))
+    return np.array([
+        float(tf.sqrt(squared_distance(activations[layer][i:i + 1], targets[layer]))[0])
+        for i, layer in enumerate(layers)
+    ])
+
+
+@gin.configurable(module="featviz", denylist=["logdir"])
+def reconstruct(
+    logdir: str,
+    model: VisModel | str = gin.REQUIRED,
+    image: ImageSource = gin.REQUIRED,
+    layers: Sequence[str] = gin.REQUIRED,
+    variants: Sequence[str] = ("plain", "tricks"),
+    scale: int = 1,
+) -> Reconstruction:
+    """Reconstructs `image` from each layer's activations, once per variant.
+
+    Args:
+        logdir: the run directory.
+        model: the model, or anything `load_model` accepts.
+        image: the target image: a file path or an array [height, width, channels].
+        layers: the layers to reconstruct from (one image each).
+        variants: gin scope names; each variant is one `Visualizer` run configured by gin
+            within that scope (`tricks/Visualizer.gradient_transforms = [...]`), falling back
+            to the unscoped bindings. The objective, model and run directory are set here.
+        scale: integer upscaling of the figure's tiles.
+
+    Returns:
+        The `Reconstruction`; stops after the current variant when a stop is requested.
+    """
+    for variant in variants:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variant):
+            raise ValueError(f"variant names are gin scope names (identifiers), got {variant!r}")
+    if isinstance(layers, str) or not layers or len(set(layers)) != len(layers):
+        raise ValueError(f"reconstruct needs a list of distinct layer names, got {layers!r}")
+    model = load_model(model)
+    # Normalised, so that the objective is the squared relative error of every layer.
+    objectives = [ActivationMatch(layer, image, normalize=True) for layer in layers]
+    directory = Path(logdir)
+    original: np.ndarray | None = None
+    images: dict[str, np.ndarray] = {}
+    rows: list[ReconstructionRow] = []
+    for variant in variants:
+        with gin.config_scope(variant):
+            visualizer = Visualizer(model=model, objective=stack(objectives),
+                                    logdir=str(directory / variant))
+        param = visualizer.param
+        if original is not None and original.shape[:2] != param.shape:
+            raise ValueError(
+                f"every variant must render at the same size (the figure compares them); "
+                f"variant {variant!r} renders {param.shape}, the first {original.shape[:2]}"
+            )
+        original = image_io.as_image_batch(image, param.shape, param.channels, 1,
+                                           what="target image")[0]
+        # As ActivationMatch sees them: at the model's input size, else at the render size.
+        targets = target_activations(model, image, layers, model.input_size or param.shape)
+        render = visualizer.run()
+        images[variant] = render.images[: len(layers)]
+        end_errors = feature_errors(model, layers, targets, images[variant])
+        for i, (layer, objective) in enumerate(zip(layers, objectives)):
+            # The first step's objective is -(relative error)^2 of the initial image, as the
+            # objective saw it (through the variant's transforms, if any).
+            start_error = math.sqrt(max(0.0, -float(render.history[objective.name][0, i])))
+            mse = float(np.mean(np.square(images[variant][i] - original)))
+            rows.append(ReconstructionRow(variant, layer, start_error, float(end_errors[i]), mse,
+                                          psnr(mse)))
+        if stop_requested():
+            break
+    result = Reconstruction(original, images, rows)
+    write_outputs(directory, result, scale)
+    return result
+
+
+def figure(result: Reconstruction, scale: int = 1) -> np.ndarray:
+    """One row per variant: the original, then the reconstruction from each layer.
+
+    Returns:
+        float32 [height, width, 3] in [0, 1].
+    """
+    tiles, labels = [], []
+    for variant, reconstructions in result.images.items():
+        tiles.append(result.original)
+        labels.append(f"{variant}: original")
+        rows = [row for row in result.rows if row.variant == variant]
+        for image, row in zip(reconstructions, rows):
+            tiles.append(image)
+            labels.append(f"{row.layer} {row.psnr_db:.1f}dB")
+    columns = 1 + max(len(reconstructions) for reconstructions in result.images.values())
+    return image_io.grid(np.stack(tiles), labels, columns=columns, scale=scale)
+
+
+def markdown_table(rows: Sequence[ReconstructionRow]) -> str:
+    """The rows as a Markdown table (errors to 3 significant digits, PSNR to 0.1 dB)."""
+    lines = ["| variant | layer | feature error (start) | feature error | pixel MSE | PSNR (dB) |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row.variant} | {row.layer} | {row.start_feature_error:.3g} | "
+                     f"{row.feature_error:.3g} | {row.pixel_mse:.3g} | {row.psnr_db:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(directory: Path, result: Reconstruction, scale: int = 1) -> None:
+    """Writes the figure, the CSV and Markdown tables and the TensorBoard summaries."""
+    tiled = figure(result, scale)
+    image_io.save_png(directory / "reconstruction.png", tiled)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_COLUMNS)
+    for row in result.rows:
+        writer.writerow([getattr(row, column) for column in _COLUMNS])
+    text = buffer.getvalue()
+    image_io.atomic_write(directory / "reconstruction.csv", lambda tmp: Path(tmp).write_text(text))
+    table = markdown_table(result.rows)
+    image_io.atomic_write(directory / "reconstruction.md", lambda tmp: Path(tmp).write_text(table))
+    writer = tf.summary.create_file_writer(str(directory))
+    with writer.as_default():
+        for variant in result.images:
+            rows = [row for row in result.rows if row.variant == variant]
+            # Step = the layer's index, so that each curve shows the error against depth.
+            for index, row in enumerate(rows):
+                for metric in ("feature_error", "pixel_mse", "psnr_db"):
+                    tf.summary.scalar(f"reconstruction/{variant}/{metric}", getattr(row, metric),
+                                      step=index)
+        tf.summary.image("reconstruction/figure", tiled[None], step=0)
+        tf.summary.text("reconstruction/table", table, step=0)
+    writer.close()
