@@ -20,6 +20,7 @@ from featviz.objectives import (LOGITS, L2, Channel, ClassLogit, ClassProbabilit
                                 class_metrics, class_objectives, objective, stack, weighted_sum)
 from featviz.params import Fourier, Parameterization, Pixel
 from featviz.reconstruct import Reconstruction, reconstruct
+from featviz.relu import redirected_relu, redirected_relu6, redirected_relus
 from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
 from featviz.transfer import (ActivationMatch, LayerActivation, StyleMatch, channel_moments,
                               gram_matrix, target_activations)
@@ -35,7 +36,8 @@ __all__ = [
     "Restandardize", "ScheduledTransform", "StyleMatch", "Sum", "TensorBoard", "TotalVariation",
     "VisModel", "Visualizer", "Zoom", "adjust_hsv", "channel_moments", "class_metrics",
     "class_objectives", "compose", "evaluate", "gram_matrix", "grid", "load_image", "load_model",
-    "objective", "reconstruct", "save_png", "stack", "standard_transforms", "target_activations",
+    "objective", "reconstruct", "redirected_relu", "redirected_relu6", "redirected_relus",
+    "save_png", "stack", "standard_transforms", "target_activations",
     "weighted_sum",
 ]
 __version__ = "0.1.0"

@@ -141,13 +141,16 @@ def _command_layers(args: argparse.Namespace) -> int:
 
     model = load_model(args.model, weights=args.weights)
     rows = [("layer", "type", "output shape", "channels")]
-    for layer in model.model.layers:
+    # Qualified names (`outer/inner`), as objectives take them; layers of nested models are
+    # indented under their model.
+    for name in model.layer_names:
         try:
-            shape = tuple(layer.output.shape)
-        except (AttributeError, ValueError):
+            shape = model.output_shape(name)
+        except ValueError:
             shape = ("?",)
         channels = str(shape[-1]) if len(shape) >= 2 and shape[-1] is not None else "-"
-        rows.append((layer.name, type(layer).__name__, str(shape), channels))
+        indent = "  " * name.count("/")
+        rows.append((indent + name, type(model.layer(name)).__name__, str(shape), channels))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -262,7 +262,8 @@ class ClassLogit(Objective):
     """The pre-softmax logit of one class.
 
     The softmax of the model is bypassed (the extractor reads the logits before it, whether the
-    softmax is a separate layer or fused into the last layer), never inverted.
+    softmax is a separate layer, a `keras.ops.softmax` call, fused into the last layer, or inside
+    a nested model), never inverted.
 
     Attributes:
         target: class index, or class name resolved against the model's class names
@@ -433,7 +434,10 @@ class Neuron(Objective):
     def value(self, features: Features) -> tf.Tensor:
         acts = tf.cast(features[self.layer], tf.float32)
         if self.position is None:
-            row, col = acts.shape[1] // 2, acts.shape[2] // 2
+            # Free-size models under size-changing transforms have a grid known only at run time.
+            grid = [acts.shape[axis] if acts.shape[axis] is not None else tf.shape(acts)[axis]
+                    for axis in (1, 2)]
+            row, col = grid[0] // 2, grid[1] // 2
         else:
             row, col = self.position
         return acts[:, row, col, self.channel]
