@@ -164,7 +164,8 @@ def test_vgg16_config_binds_every_number_and_runs_on_random_weights(tmp_path, mo
     assert render.images.shape == (2, 244, 244, 3)
     assert visualizer.model.name == "vgg16" and visualizer.model.input_size == (224, 224)
     assert (visualizer.learning_rate, visualizer.optimizer) == (0.1, "adam")
-    assert visualizer.param == fv.Pixel(244, activation="sigmoid", init="uniform")
+    param = visualizer.param
+    assert (type(param), param.size, param.activation, param.init) == (fv.Pixel, 244, "sigmoid", "uniform")
     assert [type(t) for t in visualizer.gradient_transforms] == [fv.NormalizeGradient]
     assert [type(o) for _, o in visualizer.objective.terms()] == [fv.ClassProbability] * 2
     callbacks = visualizer.callbacks.callbacks
