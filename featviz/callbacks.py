@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,32 +178,64 @@ def _markdown_code(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
+Display = Callable[[np.ndarray], np.ndarray]
+
+
+def _labels(callback: Callback, labels: Sequence[str] | None) -> list[str]:
+    """`labels` checked against the batch, or the visualizer's image names."""
+    names = list(callback.visualizer.names)
+    if labels is None:
+        return names
+    labels = [str(label) for label in labels]
+    if len(labels) != len(names):
+        raise ValueError(
+            f"{type(callback).__name__} got {len(labels)} labels for {len(names)} images "
+            f"({', '.join(names)}); give one label per image, or none to use these names"
+        )
+    return labels
+
+
+def _shown(images: np.ndarray | tf.Tensor, display: Display | None) -> np.ndarray:
+    images = np.asarray(images)
+    return images if display is None else np.asarray(display(images))
+
+
 @gin.register(module="featviz")
 class ImageSaver(Callback):
     """Writes the final images as PNGs: one per image (named after its objective) and a grid.
 
     Args:
         directory: where to write; default: the visualizer's run directory.
-        grid: also write `grid.png`, the images tiled with their names.
+        grid: also write `grid.png`, the images tiled with their labels.
         scale: integer upscaling of the grid's tiles (nearest neighbour), for small images.
+        labels: one grid label per image (e.g. class names); default: the image names.
+        display: maps images [batch, height, width, channels] in [0, 1] to what is written
+            (e.g. `HSVAdjust`); the optimized images are unchanged.
     """
 
-    def __init__(self, directory: str | None = None, grid: bool = True, scale: int = 1) -> None:
+    def __init__(self, directory: str | None = None, grid: bool = True, scale: int = 1,
+                 labels: Sequence[str] | None = None, display: Display | None = None) -> None:
         self.directory = directory
         self.grid = grid
         self.scale = scale
+        self.labels = labels
+        self.display = display
         self.written: list[Path] = []
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        # Checked now rather than after a long run.
+        self._run_labels = _labels(self, self.labels)
 
     def on_run_end(self, logs: Logs | None = None) -> None:
         directory = self.output_dir(self.directory)
-        images = logs["images"]
+        images = _shown(logs["images"], self.display)
         names = self.visualizer.names
         self.written = [
             image_io.save_png(directory / f"{i:02d}_{slug(name)}.png", image)
             for i, (name, image) in enumerate(zip(names, images))
         ]
         if self.grid:
-            tiled = image_io.grid(images, names, scale=self.scale)
+            tiled = image_io.grid(images, self._run_labels, scale=self.scale)
             self.written.append(image_io.save_png(directory / "grid.png", tiled))
 
 
@@ -231,22 +263,30 @@ class Animation(Callback):
         filename: GIF file name; the MP4 (written when `ffmpeg` is on PATH) shares its stem.
         fps: frames per second.
         scale: integer upscaling of the tiles.
+        labels: one label per image (e.g. class names), shown with the step number; default:
+            the image names.
+        display: maps images [batch, height, width, channels] in [0, 1] to what is shown
+            (e.g. `HSVAdjust`); the optimized images are unchanged.
     """
 
     def __init__(self, every: int = 20, directory: str | None = None, filename: str = "animation.gif",
-                 fps: int = 10, scale: int = 1) -> None:
+                 fps: int = 10, scale: int = 1, labels: Sequence[str] | None = None,
+                 display: Display | None = None) -> None:
         self.every = every
         self.directory = directory
         self.filename = filename
         self.fps = fps
         self.scale = scale
+        self.labels = labels
+        self.display = display
         self.frames: list[np.ndarray] = []
 
-    def _frame(self, images: np.ndarray, step: int) -> np.ndarray:
-        labels = [f"{name} ({step})" for name in self.visualizer.names]
-        return image_io.to_uint8(image_io.grid(np.asarray(images), labels, scale=self.scale))
+    def _frame(self, images: np.ndarray | tf.Tensor, step: int) -> np.ndarray:
+        labels = [f"{label} ({step})" for label in self._run_labels]
+        return image_io.to_uint8(image_io.grid(_shown(images, self.display), labels, scale=self.scale))
 
     def on_run_begin(self, logs: Logs | None = None) -> None:
+        self._run_labels = _labels(self, self.labels)
         self.frames = []
 
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:

@@ -6,11 +6,13 @@ Arrays in featviz are float images in [0, 1], [height, width, channels] or
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import gin
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
@@ -139,6 +141,60 @@ def _float_array(source: object, what: str) -> np.ndarray:
             f"pass a uint8 array or divide by 255)"
         )
     return array
+
+
+def adjust_hsv(images: np.ndarray, saturation: float = 1.0, value: float = 1.0) -> np.ndarray:
+    """Scales the HSV saturation and value of RGB images, keeping their hue; for display.
+
+    Uses the HSV model of `colorsys`/scikit-image (value = max channel, saturation = chroma /
+    value) without converting: every channel is `value' * (1 - saturation' * (max - c) / chroma)`,
+    where (max - c) / chroma depends on the hue alone. Scaled values and saturations are clipped
+    to [0, 1]. Grayscale images have no saturation: only `value` applies.
+
+    Args:
+        images: [..., channels] floats in [0, 1], channels 1 or 3.
+        saturation: factor on the saturation (1: unchanged, 0: grey).
+        value: factor on the value (brightness of the brightest channel).
+
+    Returns:
+        float32 array of the same shape, in [0, 1].
+    """
+    images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    brightest = images.max(axis=-1, keepdims=True)
+    chroma = brightest - images.min(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        old_saturation = np.where(brightest > 0, chroma / brightest, 0.0)
+        position = np.where(chroma > 0, (brightest - images) / chroma, 0.0)
+    new_value = np.clip(brightest * value, 0.0, 1.0)
+    new_saturation = np.clip(old_saturation * saturation, 0.0, 1.0)
+    return (new_value * (1.0 - new_saturation * position)).astype(np.float32)
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class HSVAdjust:
+    """A display adjustment: `adjust_hsv` with fixed factors, for `ImageSaver`/`Animation`.
+
+    It changes only what is written to files; the optimized images (and `Render.images`) are
+    untouched. Example (gin): `ImageSaver.display = @HSVAdjust()`, `HSVAdjust.saturation = 1.3`.
+
+    Attributes:
+        saturation: factor on the HSV saturation.
+        value: factor on the HSV value.
+    """
+
+    saturation: float = 1.0
+    value: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("saturation", "value"):
+            factor = getattr(self, name)
+            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 0:
+                raise ValueError(f"HSVAdjust.{name} must be a number >= 0, got {factor!r}")
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """images [batch, height, width, channels] in [0, 1] -> adjusted, same shape."""
+        return adjust_hsv(images, self.saturation, self.value)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

@@ -303,6 +303,64 @@ class ClassProbability(ClassLogit):
         return probabilities[:, features.model.class_index(self.target)]
 
 
+_CLASS_KINDS = {"logit": ClassLogit, "probability": ClassProbability}
+
+
+@gin.register(module="featviz")
+def class_objectives(classes: Sequence[int | str], kind: str = "logit") -> list[Objective]:
+    """One class objective per image, for optimizing a list of classes as one batch.
+
+    Element i is `ClassLogit(classes[i]).at(i)` (or `ClassProbability`): image i maximises class
+    `classes[i]`. Already restricted to its image, the list serves both as `Visualizer.objective`
+    and as logged-only `Visualizer.metrics`. Example (gin):
+    `Visualizer.objective = @class_objectives()`, `class_objectives.classes = %CLASSES`.
+
+    Args:
+        classes: class indices or names, one per image, each at most once (tags and history
+            entries are named after the class).
+        kind: "logit" (the pre-softmax logit, featviz's default) or "probability" (the softmax
+            output, which the published seed method maximises).
+
+    Returns:
+        [len(classes)] objectives, element i targeting batch element i.
+    """
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
+        raise TypeError(f"classes must be a list of class names or indices, got {classes!r}")
+    classes = list(classes)
+    if not classes:
+        raise ValueError("class_objectives needs at least one class")
+    repeated = sorted({repr(c) for c in classes if classes.count(c) > 1})
+    if repeated:
+        raise ValueError(
+            f"classes {', '.join(repeated)} appear more than once in {classes!r}; each class may "
+            f"appear once, since logs and TensorBoard tags are named after the class"
+        )
+    if kind not in _CLASS_KINDS:
+        raise ValueError(f"kind must be one of {tuple(_CLASS_KINDS)}, got {kind!r}")
+    return [_CLASS_KINDS[kind](target).at(i) for i, target in enumerate(classes)]
+
+
+@gin.register(module="featviz")
+def class_metrics(classes: Sequence[int | str],
+                  kinds: Sequence[str] = ("logit", "probability")) -> list[Objective]:
+    """Logged-only metrics for a batch of classes: each kind of each image's own class.
+
+    With the defaults, TensorBoard shows `metric/ClassLogit[c]` and `metric/ClassProbability[c]`
+    curves for every class c, whichever of the two is optimized. Example (gin):
+    `Visualizer.metrics = @class_metrics()`, `class_metrics.classes = %CLASSES`.
+
+    Args:
+        classes: the same list as the objective's, one class per image.
+        kinds: which of "logit" and "probability" to log.
+
+    Returns:
+        [len(kinds) * len(classes)] objectives, grouped by kind.
+    """
+    if isinstance(kinds, str):
+        raise TypeError(f"kinds must be a list such as ['logit', 'probability'], got {kinds!r}")
+    return [metric for kind in kinds for metric in class_objectives(classes, kind)]
+
+
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
 class Channel(Objective):

@@ -216,6 +216,29 @@ class Zoom:
 
 
 @gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Downscale:
+    """Downscales by `factor` (area average) and scales back up to the input size (bilinear).
+
+    Detail finer than about `factor` pixels is lost; what survives is the image's coarse
+    structure. Deterministic; used as a perturbation by `featviz.evaluate`.
+    """
+
+    factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or self.factor < 1:
+            raise ValueError(f"Downscale factor must be a number >= 1, got {self.factor!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        """images [batch, height, width, channels] -> the same shape, coarser."""
+        size = tf.shape(images)[1:3]
+        small = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) / self.factor), tf.int32), 1)
+        reduced = tf.image.resize(images, small, method="area")
+        return tf.image.resize(reduced, size, method="bilinear")
+
+
+@gin.register(module="featviz")
 def standard_transforms(jitter: int = 8, scales: Sequence[float] | None = None,
                         degrees: Sequence[float] | None = None, pad: int = 12) -> list[Transform]:
     """Lucid's transformation-robustness set: pad, jitter, random scale, random rotation, jitter.
