@@ -37,7 +37,8 @@ def naive_match(features, layer, image):
 
 
 def measure(model: fv.VisModel, objective: fv.Objective, steps: int) -> tuple[float, int]:
-    visualizer = fv.Visualizer(model, objective, param=fv.Pixel(model.input_size[0]), steps=steps)
+    visualizer = fv.Visualizer(model, objective, param=fv.Pixel(model.input_size[0]), transforms=[],
+                               steps=steps)
     times = []
 
     class Clock(fv.Callback):

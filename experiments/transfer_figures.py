@@ -84,8 +84,8 @@ def style_grid(model: fv.VisModel, steps: int) -> tuple[np.ndarray, list[str], l
     contents = [fv.ActivationMatch(content, str(CONTENT)) for content, _ in pairs]
     styles = [fv.StyleMatch(STYLE_LAYERS[:depth], str(STYLE)) for _, depth in pairs]
     objective = [c + STYLE_WEIGHT * s for c, s in zip(contents, styles)]
-    render = fv.Visualizer(model, objective, param=fv.Fourier(224, init=str(CONTENT)), steps=steps,
-                           learning_rate=0.05, callbacks=[fv.ProgressBar()]).run()
+    render = fv.Visualizer(model, objective, param=fv.Fourier(224, init=str(CONTENT)), transforms=[],
+                           steps=steps, learning_rate=0.05, callbacks=[fv.ProgressBar()]).run()
     # The per-image distances, for the content photo and the final images (the history's keys
     # repeat across images, so it cannot tell them apart).
     keys = sorted({key for o in objective for key in o.layers})

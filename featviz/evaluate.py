@@ -3,7 +3,10 @@
 - `perturbation_robustness`: for each named perturbation, the fraction of images the model
   still classifies as their target class, and the mean target probability. A visualization with
   global structure keeps its class when it is downscaled and blurred; one made of
-  high-frequency adversarial texture does not.
+  high-frequency adversarial texture does not. `strong_perturbations()` is a harder, random set
+  (rescale, rotation, crop, blur), drawn per image and repeated with `repeats`.
+- `channel_robustness`: the same for channel visualizations: whether the target channel stays
+  the most active of its layer, and how much of its activation is kept.
 - `high_frequency_power`: per image, the share of spectral power above half the Nyquist
   frequency (above 0.25 cycles per pixel, measured radially).
 
@@ -14,15 +17,16 @@ width, channels] in [0, 1].
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 
 import gin
 import numpy as np
 import tensorflow as tf
 
 from featviz.models import VisModel, load_model
-from featviz.objectives import LOGITS
-from featviz.transforms import Downscale, GaussianBlur, Transform, compose
+from featviz.objectives import LOGITS, Channel
+from featviz.transforms import Downscale, GaussianBlur, RandomAffine, Transform, compose
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +61,34 @@ def default_perturbations() -> dict[str, Transform]:
     return {"none": compose([]), "downscale2_blur1": downscale_blur(2.0, 1.0)}
 
 
+def strong_perturbations(blur_sigma: float = 2.0) -> dict[str, Transform]:
+    """Four random perturbations a visualization with object-level structure should survive.
+
+    Each draws its parameters per image (use `perturbation_robustness(..., repeats=n)` for
+    several draws), and all are relative to the image size except the blur:
+
+    - "rescale": zoom by a factor uniform in [0.5, 1.5] about the centre; below 1 the image
+      shrinks inside a mid-grey surround, above 1 its centre is enlarged;
+    - "rotate": rotation by an angle uniform in [-20, 20] degrees, mid-grey corners;
+    - "crop60": a random crop of 60% of the height and width, enlarged to the full size;
+    - "blur": Gaussian blur of standard deviation `blur_sigma` pixels.
+
+    Args:
+        blur_sigma: the blur's standard deviation in pixels (2.0: for 224-pixel images).
+
+    Returns:
+        {"rescale", "rotate", "crop60", "blur"} -> transform.
+    """
+    return {
+        "rescale": RandomAffine(scales=(0.5, 1.5), fill_mode="constant", fill_value=0.5),
+        "rotate": RandomAffine(degrees=(-20.0, 20.0), fill_mode="constant", fill_value=0.5),
+        # Zooming by 1/0.6 shows 60% of each side; a shift of up to 0.2 of the side in either
+        # direction places that window anywhere inside the image.
+        "crop60": RandomAffine(scales=(1 / 0.6, 1 / 0.6), translate=0.2),
+        "blur": GaussianBlur(blur_sigma),
+    }
+
+
 def _image_batch(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
@@ -66,6 +98,38 @@ def _image_batch(images: np.ndarray) -> np.ndarray:
     return images
 
 
+def _perturbed_outputs(
+    model: VisModel,
+    images: np.ndarray,
+    keys: Sequence[str],
+    perturbations: Mapping[str, Transform] | None,
+    batch_size: int,
+    seed: int,
+    repeats: int,
+) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """(name, {key: [repeats * batch, ...] activations}) for each perturbation, in order.
+
+    Each perturbed chunk is clipped to [0, 1], resized to the model's input (bilinear, as in the
+    optimization step) and preprocessed the model's way.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    perturbations = default_perturbations() if perturbations is None else dict(perturbations)
+    extract = model.extractor(keys)
+    for name, perturb in perturbations.items():
+        chunks: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+        for repeat, start in itertools.product(range(repeats), range(0, len(images), batch_size)):
+            # Each chunk of each draw has its own seed: no random draw is repeated across them.
+            chunk_seed = tf.constant([seed, repeat * len(images) + start], tf.int64)
+            chunk = perturb(tf.constant(images[start:start + batch_size]), chunk_seed)
+            chunk = tf.clip_by_value(chunk, 0.0, 1.0)
+            if model.input_size is not None:
+                chunk = tf.image.resize(chunk, model.input_size, method="bilinear")
+            for key, value in extract(model.preprocess(chunk)).items():
+                chunks[key].append(np.asarray(value))
+        yield name, {key: np.concatenate(values) for key, values in chunks.items()}
+
+
 def perturbation_robustness(
     model: VisModel | str,
     images: np.ndarray,
@@ -73,6 +137,7 @@ def perturbation_robustness(
     perturbations: Mapping[str, Transform] | None = None,
     batch_size: int = 32,
     seed: int = 0,
+    repeats: int = 1,
 ) -> dict[str, Robustness]:
     """Classifies perturbed images and measures how many keep their target class.
 
@@ -87,30 +152,24 @@ def perturbation_robustness(
             transform); default `default_perturbations()`.
         batch_size: images classified at once.
         seed: seeds random perturbations (deterministic ones ignore it).
+        repeats: how many independent draws of each random perturbation to classify; the
+            measures pool all draws.
 
     Returns:
-        {name: Robustness}, in the order of `perturbations`.
+        {name: Robustness}, in the order of `perturbations`; with `repeats` > 1, `predicted`
+        and `probabilities` hold [repeats * batch] values, draw r of image i at r * batch + i.
     """
     model = load_model(model)
     images = _image_batch(images)
     targets = list(targets)
     if len(targets) != len(images):
         raise ValueError(f"got {len(targets)} targets for {len(images)} images; give one per image")
-    indices = np.array([model.class_index(target) for target in targets], dtype=np.int64)
-    perturbations = default_perturbations() if perturbations is None else dict(perturbations)
-    extract = model.extractor([LOGITS])
-    seed_tensor = tf.constant([seed, 0], tf.int64)
+    indices = np.tile(np.array([model.class_index(t) for t in targets], dtype=np.int64), repeats)
     results = {}
-    for name, perturb in perturbations.items():
-        probabilities = []
-        for start in range(0, len(images), batch_size):
-            chunk = perturb(tf.constant(images[start:start + batch_size]), seed_tensor)
-            chunk = tf.clip_by_value(chunk, 0.0, 1.0)
-            if model.input_size is not None:
-                chunk = tf.image.resize(chunk, model.input_size, method="bilinear")
-            logits = extract(model.preprocess(chunk))[LOGITS]
-            probabilities.append(tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1).numpy())
-        all_probabilities = np.concatenate(probabilities)
+    for name, outputs in _perturbed_outputs(model, images, [LOGITS], perturbations, batch_size,
+                                            seed, repeats):
+        logits = tf.cast(outputs[LOGITS], tf.float32)
+        all_probabilities = tf.nn.softmax(logits, axis=-1).numpy()
         predicted = all_probabilities.argmax(axis=-1)
         target_probabilities = all_probabilities[np.arange(len(indices)), indices]
         results[name] = Robustness(
@@ -118,6 +177,93 @@ def perturbation_robustness(
             target_probability=float(np.mean(target_probabilities)),
             predicted=predicted,
             probabilities=target_probabilities,
+        )
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelRobustness:
+    """How a batch of channel visualizations fares under one perturbation.
+
+    Attributes:
+        accuracy: fraction of images whose target channel has the largest spatial-mean
+            activation of all channels of its layer, in [0, 1].
+        retained: mean over images of the target channel's spatial-mean activation on the
+            perturbed image divided by that on the unperturbed image (1: all kept); images
+            whose unperturbed activation is not positive are left out (NaN if all are).
+        top_channels: [repeats * batch] int, the most active channel of each image's layer.
+        activations: [repeats * batch] float, the target channel's spatial-mean activation.
+    """
+
+    accuracy: float
+    retained: float
+    top_channels: np.ndarray
+    activations: np.ndarray
+
+
+def channel_robustness(
+    model: VisModel | str,
+    images: np.ndarray,
+    units: Sequence[tuple[str, int]],
+    perturbations: Mapping[str, Transform] | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    repeats: int = 1,
+) -> dict[str, ChannelRobustness]:
+    """Measures how much of their channel's activation perturbed channel visualizations keep.
+
+    The channel analogue of `perturbation_robustness`: image i visualizes channel
+    `units[i][1]` of layer `units[i][0]`; "classified as its target" becomes "that channel is
+    the most active of its layer" (spatial means; layers may differ between images).
+
+    Args:
+        model: a `VisModel` or anything `load_model` accepts.
+        images: [batch, height, width, channels] in [0, 1].
+        units: one (layer name, channel index) per image.
+        perturbations: name -> transform; default `default_perturbations()`.
+        batch_size: images evaluated at once.
+        seed: seeds random perturbations.
+        repeats: independent draws of each random perturbation, pooled.
+
+    Returns:
+        {name: ChannelRobustness}, in the order of `perturbations`; arrays hold draw r of image
+        i at r * batch + i.
+    """
+    model = load_model(model)
+    images = _image_batch(images)
+    units = [(str(layer), channel) for layer, channel in units]
+    if len(units) != len(images):
+        raise ValueError(f"got {len(units)} units for {len(images)} images; give one per image")
+    for layer, channel in units:
+        Channel(layer, channel).check(model)  # names the valid layers and channel range
+    layers = list(dict.fromkeys(layer for layer, _ in units))
+
+    def measure(outputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        tops, targets = [], []
+        for index in range(len(outputs[layers[0]])):  # draw r of image i at r * batch + i
+            layer, channel = units[index % len(units)]
+            acts = outputs[layer][index].astype(np.float64)
+            means = acts.reshape(-1, acts.shape[-1]).mean(axis=0)  # [channels]
+            tops.append(int(means.argmax()))
+            targets.append(means[channel])
+        return np.array(tops), np.array(targets)
+
+    unperturbed = next(_perturbed_outputs(model, images, layers, {"none": compose([])},
+                                          batch_size, seed, 1))[1]
+    _, reference = measure(unperturbed)
+    reference = np.tile(reference, repeats)
+    channels = np.tile(np.array([channel for _, channel in units]), repeats)
+    results = {}
+    for name, outputs in _perturbed_outputs(model, images, layers, perturbations, batch_size,
+                                            seed, repeats):
+        tops, activations = measure(outputs)
+        positive = reference > 0
+        ratios = activations[positive] / reference[positive]
+        results[name] = ChannelRobustness(
+            accuracy=float(np.mean(tops == channels)),
+            retained=float(ratios.mean()) if ratios.size else float("nan"),
+            top_channels=tops,
+            activations=activations,
         )
     return results
 

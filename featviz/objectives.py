@@ -616,3 +616,30 @@ def objective(fn: Callable[..., tf.Tensor]) -> Callable[..., FunctionObjective]:
     # gin validates bindings against the signature, so give it the real one.
     factory.__signature__ = factory_signature  # type: ignore[attr-defined]
     return factory
+
+
+@gin.register(module="featviz")
+def channel_objectives(units: Sequence[tuple[str, int]]) -> list[Objective]:
+    """One channel objective per image, for optimizing channels of several layers as one batch.
+
+    Element i is `Channel(*units[i]).at(i)`: image i maximises channel `units[i][1]` of layer
+    `units[i][0]`. Example (gin): `Visualizer.objective = @channel_objectives()`,
+    `channel_objectives.units = [('conv_pw_3_relu', 5), ('conv_pw_11_relu', 40)]`.
+
+    Args:
+        units: (layer name, channel index) pairs, one per image, each at most once.
+
+    Returns:
+        [len(units)] objectives, element i targeting batch element i.
+    """
+    if isinstance(units, (str, bytes)) or not isinstance(units, Iterable):
+        raise TypeError(f"units must be a list of (layer, channel) pairs, got {units!r}")
+    units = [tuple(unit) if isinstance(unit, (list, tuple)) else unit for unit in units]
+    bad = [unit for unit in units if not (isinstance(unit, tuple) and len(unit) == 2)]
+    if bad or not units:
+        raise ValueError(f"units must be a non-empty list of (layer, channel) pairs; got {units!r}")
+    repeated = sorted({repr(u) for u in units if units.count(u) > 1})
+    if repeated:
+        raise ValueError(f"units {', '.join(repeated)} appear more than once; each channel may "
+                         f"appear once, since logs and file names are named after it")
+    return [Channel(layer, channel).at(i) for i, (layer, channel) in enumerate(units)]

@@ -27,10 +27,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from featviz import recipes
 from featviz.callbacks import Callback, CallbackList
 from featviz.models import VisModel, load_model
 from featviz.objectives import Features, Objective, image_names, stack
-from featviz.params import Fourier, Parameterization
+from featviz.params import Parameterization
 from featviz.relu import redirected_relus
 from featviz.transforms import Transform, compose
 
@@ -149,15 +150,18 @@ class Visualizer:
         model: a `VisModel`, a `keras.Model`, or anything `load_model` accepts ("demo",
             "vgg16", a file path).
         objective: one `Objective`, or a list of them (one image each, as with `stack`).
-        param: the parameterization; default `Fourier` at the model's input size (224 for
-            models with free spatial size) with the objective's batch size. Its `channels`
-            default (None) follows the model (1 for grayscale models). Renders of another size
-            than a fixed-size model's input are resized inside the step; for models with free
-            spatial size the parameterization's size decides, and a size too small for the
-            model's windows is refused here (`VisModel.check_input_size`).
-        transforms: transforms applied inside every step, in order.
+        param: the parameterization; default the recipe's (`featviz.recipes.default_param`:
+            decorrelated `Fourier`) at the model's input size (224 for models with free
+            spatial size) with the objective's batch size. Its `channels` default (None)
+            follows the model (1 for grayscale models). Renders of another size than a
+            fixed-size model's input are resized inside the step; for models with free spatial
+            size the parameterization's size decides, and a size too small for the model's
+            windows is refused here (`VisModel.check_input_size`).
+        transforms: transforms applied inside every step, in order; None: the recipe's
+            (`featviz.recipes.default_transforms` for the parameterization's size); [] none.
         steps: number of optimization steps.
-        learning_rate: the optimizer's learning rate (when `optimizer` is a name).
+        learning_rate: the optimizer's learning rate (when `optimizer` is a name); the
+            default is the recipe's.
         optimizer: a Keras optimizer name ("adam", "sgd", ...) or an optimizer instance.
         gradient_transforms: functions applied to the gradient before the update, in order
             (e.g. `NormalizeGradient()`).
@@ -181,9 +185,9 @@ class Visualizer:
         model: VisModel | keras.Model | str = gin.REQUIRED,
         objective: Objective | Sequence[Objective] = gin.REQUIRED,
         param: Parameterization | None = None,
-        transforms: Sequence[Transform] = (),
+        transforms: Sequence[Transform] | None = None,
         steps: int = 256,
-        learning_rate: float = 0.05,
+        learning_rate: float = recipes.LEARNING_RATE,
         optimizer: str | keras.optimizers.Optimizer = "adam",
         gradient_transforms: Sequence[GradientTransform] = (),
         callbacks: Sequence[Callback] = (),
@@ -200,8 +204,10 @@ class Visualizer:
             raise TypeError(f"objective must be an Objective or a list of them, got {objective!r}")
         self.objective = objective
         self.metrics = tuple(metrics)
-        self.param = param if param is not None else Fourier(size=self.model.input_size or 224)
-        self.transform = compose(transforms)
+        self.param = param if param is not None else recipes.default_param(
+            size=self.model.input_size or 224, channels=self.model.input_channels)
+        self.transform = compose(
+            recipes.default_transforms(self.param.shape) if transforms is None else transforms)
         self.steps = steps
         self.learning_rate = learning_rate
         self.optimizer = optimizer

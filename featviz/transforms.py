@@ -249,3 +249,78 @@ def standard_transforms(jitter: int = 8, scales: Sequence[float] | None = None,
     degrees = list(range(-10, 11)) + 5 * [0] if degrees is None else degrees
     return [Pad(pad), Jitter(jitter), RandomScale(tuple(scales)), RandomRotate(tuple(degrees)),
             Jitter(max(1, jitter // 2))]
+
+
+def _uniform(low: float, high: float, batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """[batch] values drawn uniformly from [low, high] (exactly `low` when the range is empty)."""
+    return low + (high - low) * tf.random.stateless_uniform([batch], seed=seed)
+
+
+def _check_range(name: str, value: Sequence[float], minimum: float | None = None) -> None:
+    if (isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            or value[0] > value[1] or (minimum is not None and value[0] <= minimum)):
+        bound = "" if minimum is None else f" with low > {minimum:g}"
+        raise ValueError(f"RandomAffine {name} must be a (low, high) pair, low <= high{bound}; "
+                         f"got {value!r}")
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class RandomAffine:
+    """Per-image random zoom, rotation and shift, as one bilinear resample of the same size.
+
+    Each image of the batch gets its own zoom factor, angle and shift, drawn uniformly from the
+    ranges. Unlike `RandomScale`, whose resize the loop's final resize to the model's input
+    undoes for fixed-size models, a zoom here changes how large the content appears to the
+    model: factors above 1 show a central crop of 1/factor of the image, factors below 1 show the
+    whole image smaller, surrounded by the fill. All sizes are relative to the image, so one
+    configuration serves every image size.
+
+    Attributes:
+        scales: (low, high) zoom factors, > 0.
+        degrees: (low, high) rotation angles in degrees.
+        translate: the largest shift of the viewed window, as a fraction of the image's height
+            and width (drawn independently per axis from [-translate, translate]).
+        fill_mode: what is shown outside the image: "reflect", "constant", "nearest" or "wrap".
+        fill_value: the grey level of "constant" fill, in [0, 1].
+    """
+
+    scales: tuple[float, float] = (1.0, 1.0)
+    degrees: tuple[float, float] = (0.0, 0.0)
+    translate: float = 0.0
+    fill_mode: str = "reflect"
+    fill_value: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_range("scales", self.scales, minimum=0.0)
+        _check_range("degrees", self.degrees)
+        if isinstance(self.translate, bool) or not isinstance(self.translate, (int, float)) or not (
+            0 <= self.translate < 1
+        ):
+            raise ValueError(f"RandomAffine translate must be in [0, 1), got {self.translate!r}")
+        if self.fill_mode not in ("reflect", "constant", "nearest", "wrap"):
+            raise ValueError(f"RandomAffine fill_mode must be reflect, constant, nearest or wrap, "
+                             f"got {self.fill_mode!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(images)[0]
+        size = tf.cast(tf.shape(images)[1:3], tf.float32)
+        seeds = tf.random.experimental.stateless_split(seed, num=4)
+        scale = _uniform(*self.scales, batch, seeds[0])
+        angle = _uniform(*self.degrees, batch, seeds[1]) * (math.pi / 180.0)
+        shift_x = _uniform(-self.translate, self.translate, batch, seeds[2]) * size[1]
+        shift_y = _uniform(-self.translate, self.translate, batch, seeds[3]) * size[0]
+        # The resampler maps each output pixel p to the input point c + A (p - c) + shift, with
+        # A = rotation / scale about the centre c: content appears `scale` times larger.
+        cx, cy = _image_centre(images)
+        cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+        x_offset = cx + shift_x - (cos * cx - sin * cy)
+        y_offset = cy + shift_y - (sin * cx + cos * cy)
+        zeros = tf.zeros_like(scale)
+        matrices = tf.stack([cos, -sin, x_offset, sin, cos, y_offset, zeros, zeros], axis=1)
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=images, transforms=matrices, output_shape=tf.shape(images)[1:3],
+            fill_value=float(self.fill_value), interpolation="BILINEAR",
+            fill_mode=self.fill_mode.upper(),
+        )

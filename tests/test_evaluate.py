@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 import featviz as fv
-from featviz.evaluate import downscale_blur, high_frequency_power, perturbation_robustness
+from featviz.evaluate import (channel_robustness, downscale_blur, high_frequency_power,
+                              perturbation_robustness, strong_perturbations)
 from featviz.objectives import LOGITS
 
 
@@ -98,3 +99,70 @@ def test_perturbation_robustness_resolves_names_resizes_and_checks_targets(tiny)
         perturbation_robustness(tiny, images, ["one"])
     with pytest.raises(ValueError, match="unknown class 'onee'"):
         perturbation_robustness(tiny, images, ["onee", "one"])
+
+
+# Strong perturbations, repeated draws and channel robustness ----------------------------------
+
+def test_strong_perturbations_keep_the_size_and_do_what_their_names_say():
+    ramp = np.tile(np.linspace(0.0, 1.0, 65, dtype=np.float32)[None, :, None], (65, 1, 3))[None]
+    ramp = np.repeat(ramp, 8, axis=0)
+    perturbations = strong_perturbations()
+    assert list(perturbations) == ["rescale", "rotate", "crop60", "blur"]
+    seed = tf.constant([0, 1], tf.int64)
+    out = {name: p(tf.constant(ramp), seed).numpy() for name, p in perturbations.items()}
+    assert all(o.shape == ramp.shape for o in out.values())
+    # A 60% crop enlarged to the full width spans 60% of the ramp's range, at per-image offsets.
+    spans = out["crop60"][:, 32, -1, 0] - out["crop60"][:, 32, 0, 0]
+    np.testing.assert_allclose(spans, 0.6, atol=0.02)
+    assert len(np.unique(np.round(out["crop60"][:, 32, 0, 0], 3))) == 8
+    # Rescaling: zoomed out images show the grey surround at the border, zoomed in ones do not.
+    widths = out["rescale"][:, 32, -1, 0] - out["rescale"][:, 32, 0, 0]
+    grey = np.isclose(out["rescale"][:, 32, 0, 0], 0.5)
+    assert grey.any() and (~grey).any()
+    assert np.all(widths[~grey] > 0.6)  # (1/1.5 of the range is the least a zoom-in shows)
+    np.testing.assert_allclose(out["blur"][:, 32, 20:45], ramp[:, 32, 20:45], atol=1e-4)  # linear: kept
+
+
+def test_repeats_give_every_draw_its_own_seed_and_pool_the_results(tiny):
+    images = np.random.default_rng(4).uniform(size=(3, 32, 32, 3)).astype(np.float32)
+    own = tiny.extractor([LOGITS])(tf.constant(images))[LOGITS].numpy().argmax(-1)
+    seeds = []
+
+    def recording(batch, seed):
+        seeds.append(tuple(seed.numpy()))
+        return batch
+
+    results = perturbation_robustness(tiny, images, list(own), {"same": recording}, batch_size=2,
+                                      seed=5, repeats=3)
+    assert len(seeds) == 6 and len(set(seeds)) == 6  # 2 chunks x 3 draws
+    np.testing.assert_array_equal(results["same"].predicted, np.tile(own, 3))
+    assert results["same"].accuracy == 1.0
+    with pytest.raises(ValueError, match="repeats must be a positive int, got 0"):
+        perturbation_robustness(tiny, images, list(own), repeats=0)
+
+
+def test_channel_robustness_finds_the_top_channel_and_the_kept_activation(tiny):
+    images = np.random.default_rng(5).uniform(size=(4, 32, 32, 3)).astype(np.float32)
+    conv1, conv2 = (tiny.extractor([layer])(tf.constant(images))[layer].numpy().mean(axis=(1, 2))
+                    for layer in ("conv1", "conv2"))
+    units = [("conv1", int(conv1[0].argmax())), ("conv1", int(conv1[1].argmin())),
+             ("conv2", int(conv2[2].argmax())), ("conv2", 3)]
+    darker = {"none": fv.compose([]), "half": lambda batch, seed: batch * 0.5}
+    results = channel_robustness(tiny, images, units, darker, batch_size=3, repeats=2)
+    expected_top = [conv1[0].argmax(), conv1[1].argmax(), conv2[2].argmax(), conv2[3].argmax()]
+    np.testing.assert_array_equal(results["none"].top_channels, np.tile(expected_top, 2))
+    assert results["none"].accuracy == pytest.approx(np.mean([1, 0, 1, expected_top[3] == 3]))
+    assert results["none"].retained == pytest.approx(1.0)
+    targets = [conv1[0, units[0][1]], conv1[1, units[1][1]], conv2[2, units[2][1]], conv2[3, 3]]
+    np.testing.assert_allclose(results["none"].activations[:4], targets, rtol=1e-5)
+    half = {"conv1": None, "conv2": None}
+    for layer in half:
+        half[layer] = tiny.extractor([layer])(tf.constant(images * 0.5))[layer].numpy().mean(axis=(1, 2))
+    halved = np.array([half["conv1"][0, units[0][1]], half["conv1"][1, units[1][1]],
+                       half["conv2"][2, units[2][1]], half["conv2"][3, 3]])
+    kept = [h / t for h, t in zip(halved, targets) if t > 0]
+    assert results["half"].retained == pytest.approx(np.mean(kept), rel=1e-5)
+    with pytest.raises(ValueError, match="channel 8 is out of range for layer 'conv1'"):
+        channel_robustness(tiny, images, [("conv1", 8)] * 4)
+    with pytest.raises(ValueError, match="got 1 units for 4 images"):
+        channel_robustness(tiny, images, [("conv1", 0)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -178,3 +179,47 @@ def test_bad_operands_and_batch_indices():
         fv.stack([fv.ClassLogit(0), "flamingo"])
     with pytest.raises(ValueError, match="one weight per term"):
         fv.weighted_sum([fv.ClassLogit(0)], [1.0, 2.0])
+
+
+def _head_model(head: str) -> keras.Model:
+    """conv -> global pool -> the logits as MobileNet (1x1 conv, reshape) or VGG16 (Dense) make them."""
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="conv")(inputs)
+    if head == "conv1x1_reshape":
+        x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+        x = keras.layers.Conv2D(4, 1, name="conv_preds")(x)
+        x = keras.layers.Reshape((4,))(x)
+        outputs = keras.layers.Activation("softmax", name="predictions")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        outputs = keras.layers.Dense(4, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("head", ["conv1x1_reshape", "dense_fused_softmax"])
+def test_class_logits_and_channels_without_naming_the_logits_layer(head):
+    model = fv.load_model(_head_model(head))
+    images = tf.random.stateless_uniform([2, 16, 16, 3], seed=[0, 1])
+    pooled = tf.reduce_mean(model.model.get_layer("conv")(images), axis=[1, 2])  # [2, 6]
+    dense = model.model.get_layer("conv_preds" if head == "conv1x1_reshape" else "predictions")
+    kernel, bias = (w.numpy() for w in dense.weights)
+    logits = pooled.numpy() @ kernel.reshape(6, 4) + bias  # the pre-softmax values, by hand
+    features = fv.Features(model.extractor([fv.LOGITS, "conv"])(images), images, model)
+    np.testing.assert_allclose(fv.ClassLogit(2)(features).numpy(), logits[:, 2], rtol=1e-5)
+    np.testing.assert_allclose(fv.Channel("conv", 5)(features).numpy(), pooled[:, 5], rtol=1e-5)
+    render = fv.Visualizer(model, fv.ClassLogit(2), param=fv.Fourier(16), steps=8).run()
+    assert render.history["ClassLogit[2]"][-1, 0] > render.history["ClassLogit[2]"][0, 0]
+
+
+def test_channel_objectives_give_one_channel_per_image(tiny):
+    units = [("conv1", 3), ["conv2", 7]]
+    objectives = fv.channel_objectives(units)
+    assert [(type(o), o.layer, o.channel, o.batch) for o in objectives] == [
+        (fv.Channel, "conv1", 3, 0), (fv.Channel, "conv2", 7, 1)]
+    with pytest.raises(ValueError, match=r"units \('conv1', 3\) appear more than once"):
+        fv.channel_objectives([("conv1", 3), ("conv1", 3)])
+    with pytest.raises(ValueError, match="non-empty list of \\(layer, channel\\) pairs"):
+        fv.channel_objectives([("conv1", 3, 1)])
+    with pytest.raises(TypeError, match="units must be a list"):
+        fv.channel_objectives("conv1")

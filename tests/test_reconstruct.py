@@ -15,6 +15,7 @@ from featviz.demo import make_image
 LAYERS = ["conv1", "pool1", "conv2"]
 VARIANTS = """
 Visualizer.param = @Pixel()
+Visualizer.transforms = []
 Pixel.size = 32
 Visualizer.steps = 60
 Visualizer.learning_rate = 0.05

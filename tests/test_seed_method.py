@@ -109,7 +109,7 @@ def test_scheduled_zoom_enlarges_structures_between_rounds(tiny):
 def test_tensorboard_has_logit_and_probability_curves_per_class(tiny, tmp_path):
     classes = ["one", "three", "four"]
     param = fv.Pixel(32, init="uniform")
-    fv.Visualizer(tiny, fv.class_objectives(classes), param=param, steps=5,
+    fv.Visualizer(tiny, fv.class_objectives(classes), param=param, transforms=[], steps=5,
                   metrics=fv.class_metrics(classes), callbacks=[fv.TensorBoard()],
                   logdir=str(tmp_path), seed=7).run()
     events = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={event_accumulator.TENSORS: 0})

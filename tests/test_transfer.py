@@ -61,7 +61,8 @@ def test_activation_match_is_the_normalised_squared_error(tiny, photo):
 
 def test_reconstruction_error_falls_steadily_to_a_small_fraction(tiny, photo):
     objective = fv.ActivationMatch("conv2", photo)
-    render = fv.Visualizer(tiny, objective, param=fv.Pixel(SIZE), steps=80, learning_rate=0.05).run()
+    render = fv.Visualizer(tiny, objective, param=fv.Pixel(SIZE), transforms=[], steps=80,
+                           learning_rate=0.05).run()
     errors = -render.history[objective.name][:, 0]  # ||a - t||^2 / ||t||^2 per step
     windows = errors.reshape(8, 10).mean(axis=1)
     # Monotone up to noise: every 10-step window is lower than the one before.
@@ -103,7 +104,7 @@ def test_gram_matrix_and_moments_by_hand():
 @pytest.mark.parametrize("kind", ["gram", "moments"])
 def test_style_distance_falls_by_a_large_factor(tiny, photo, style, kind):
     objective = fv.StyleMatch(["conv1", "conv2"], style, kind=kind)
-    render = fv.Visualizer(tiny, objective, param=fv.Pixel(SIZE, init=photo), steps=60,
+    render = fv.Visualizer(tiny, objective, param=fv.Pixel(SIZE, init=photo), transforms=[], steps=60,
                            learning_rate=0.05).run()
     distances = -render.history[objective.name][:, 0]
     # Measured: gram 0.25 -> 0.0016, moments 0.089 -> 0.0003 (relative squared distances).
@@ -124,7 +125,7 @@ def test_content_plus_style_by_objective_arithmetic(tiny, photo, style):
     style_term = fv.StyleMatch(["conv1", "conv2"], style)
     objective = content + 5.0 * style_term
     assert objective.layers == ("conv2", "conv1")
-    render = fv.Visualizer(tiny, objective, param=fv.Pixel(SIZE, init=photo), steps=40,
+    render = fv.Visualizer(tiny, objective, param=fv.Pixel(SIZE, init=photo), transforms=[], steps=40,
                            learning_rate=0.03).run()
     content_error = -render.history[content.name][:, 0]
     style_distance = -render.history[style_term.name][:, 0]
@@ -145,7 +146,7 @@ def test_deepdream_starts_at_the_photo_raises_the_layer_and_stays_close(tiny, ph
                 first.append(np.array(logs["images"]))
 
     objective = fv.LayerActivation("conv2", "l2")
-    render = fv.Visualizer(tiny, objective, param=param_type(SIZE, init=photo), steps=30,
+    render = fv.Visualizer(tiny, objective, param=param_type(SIZE, init=photo), transforms=[], steps=30,
                            learning_rate=0.03, callbacks=[FirstImages()]).run()
     original = _loaded(photo)
     # The run starts exactly at the photograph (up to the sigmoid's clipping at 1e-4).
@@ -206,7 +207,7 @@ def test_size_changing_transforms_on_a_free_size_model_are_explained(photo):
     inputs = keras.Input((None, None, 3))
     free = fv.load_model(keras.Model(inputs, keras.layers.Conv2D(4, 3, name="conv")(inputs)))
     objective = fv.ActivationMatch("conv", photo)
-    fv.Visualizer(free, objective, param=fv.Pixel(SIZE), steps=1).run()
+    fv.Visualizer(free, objective, param=fv.Pixel(SIZE), transforms=[], steps=1).run()
     # A size change known while tracing fails then, a random one at the first step.
     with pytest.raises(ValueError, match=r"compares position by position.*\(34, 34, 4\) for the rendered"):
         fv.Visualizer(free, objective, param=fv.Pixel(SIZE), transforms=[fv.Pad(2)], steps=1).run()

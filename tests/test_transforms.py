@@ -54,6 +54,7 @@ def test_zoom_scales_about_the_centre_by_exactly_the_factor():
 
 @pytest.mark.parametrize("transform", [
     fv.Pad(4), fv.RandomScale((0.5, 1.5)), fv.RandomRotate((-30, 30)), fv.Jitter(3),
+    fv.RandomAffine((0.7, 1.4), (-20, 20), 0.1),
 ], ids=repr)
 def test_random_transforms_are_differentiable(transform):
     images = tf.Variable(tf.random.stateless_uniform([1, 24, 24, 3], seed=[0, 0]))
@@ -72,3 +73,51 @@ def test_standard_transforms_compose_and_bad_members_are_named():
         fv.compose([fv.Pad(2), fv.Jitter])
     with pytest.raises(ValueError, match="Zoom factor must be >= 1"):
         fv.Zoom(0.5)
+
+
+# RandomAffine: per-image zoom, rotation and shift ----------------------------------------------
+
+def _ramp(size: int = 33, batch: int = 1) -> tf.Tensor:
+    """A horizontal ramp x / (size - 1), [batch, size, size, 1]."""
+    ramp = np.tile(np.arange(size, dtype=np.float32)[None, :, None], (size, 1, 1)) / (size - 1)
+    return tf.constant(np.repeat(ramp[None], batch, axis=0))
+
+
+def test_random_affine_zooms_about_the_centre_with_the_fill_outside():
+    # Zooming by 2 maps x to c + (x - c) / 2 (as Zoom); by 0.5 to c + 2 (x - c), grey outside.
+    zoomed_in = fv.RandomAffine(scales=(2.0, 2.0))(_ramp(), SEED).numpy()[0, 16, :, 0]
+    np.testing.assert_allclose(zoomed_in * 32, 16 + (np.arange(33) - 16) / 2.0, atol=1e-4)
+    zoomed_out = fv.RandomAffine(scales=(0.5, 0.5), fill_mode="constant", fill_value=0.25)(
+        _ramp(), SEED).numpy()[0, 16, :, 0]
+    np.testing.assert_allclose(zoomed_out[8:25] * 32, 16 + 2.0 * (np.arange(8, 25) - 16), atol=1e-4)
+    np.testing.assert_allclose(zoomed_out[:8], 0.25)
+    np.testing.assert_allclose(zoomed_out[25:], 0.25)
+
+
+def test_random_affine_rotates_by_the_angle():
+    image = np.random.default_rng(0).uniform(size=(1, 15, 15, 3)).astype(np.float32)
+    rotated = fv.RandomAffine(degrees=(90.0, 90.0))(tf.constant(image), SEED).numpy()
+    np.testing.assert_allclose(rotated[0], np.rot90(image[0], k=1), atol=1e-4)
+
+
+def test_random_affine_draws_per_image_within_the_range_and_only_from_the_seed():
+    shift = fv.RandomAffine(translate=0.25)
+    out = shift(_ramp(batch=6), SEED).numpy()[:, 16, 16, 0] * 32  # the centre pixel moved
+    offsets = out - 16
+    assert np.all(np.abs(offsets) <= 0.25 * 33 + 1e-4)
+    assert len(np.unique(np.round(offsets, 3))) == 6  # every image its own draw
+    np.testing.assert_array_equal(shift(_ramp(batch=6), SEED).numpy(), shift(_ramp(batch=6), SEED).numpy())
+    assert not np.array_equal(shift(_ramp(batch=6), tf.constant([3, 4], tf.int64)).numpy(),
+                              shift(_ramp(batch=6), SEED).numpy())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scales": (1.5, 0.5)}, r"scales must be a \(low, high\) pair, low <= high with low > 0"),
+    ({"scales": (0.0, 1.0)}, r"scales must be .* with low > 0; got \(0.0, 1.0\)"),
+    ({"degrees": 20}, r"degrees must be a \(low, high\) pair"),
+    ({"translate": 1.0}, r"translate must be in \[0, 1\), got 1.0"),
+    ({"fill_mode": "mirror"}, "fill_mode must be reflect, constant, nearest or wrap, got 'mirror'"),
+])
+def test_random_affine_refuses_bad_ranges(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fv.RandomAffine(**kwargs)

@@ -1,0 +1,54 @@
+"""The recipe: what Visualizer uses by default, its sizes, and the configs that spell it out."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import gin
+import numpy as np
+import pytest
+
+import featviz as fv
+from featviz import recipes
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def test_default_transforms_are_fractions_of_the_image_side():
+    pad, jitter, affine, fine = fv.default_transforms(224)
+    assert (pad, jitter, fine) == (fv.Pad(16), fv.Jitter(16), fv.Jitter(8))
+    assert affine == fv.RandomAffine(scales=(0.625, 1.6), degrees=(-25.0, 25.0), translate=0.1)
+    pad, jitter, _, fine = fv.default_transforms((64, 100))  # the shorter side counts
+    assert (pad, jitter, fine) == (fv.Pad(4), fv.Jitter(4), fv.Jitter(2))
+    with pytest.raises(ValueError, match=r"pad must be a fraction of the image side in \[0, 0.5\), got 16"):
+        fv.default_transforms(224, pad=16)
+
+
+def test_visualizer_defaults_are_the_recipe(tiny):
+    visualizer = fv.Visualizer(tiny, fv.ClassLogit("one"))
+    assert visualizer.param == recipes.default_param((32, 32))
+    assert visualizer.param.decay_power == recipes.DECAY_POWER and visualizer.param.decorrelate
+    assert visualizer.learning_rate == recipes.LEARNING_RATE
+
+
+def test_the_recipe_transforms_are_used_when_none_are_given(tiny):
+    def run(**kwargs) -> np.ndarray:
+        return fv.Visualizer(tiny, fv.ClassLogit("one"), param=fv.Fourier(32), steps=4, seed=3,
+                             **kwargs).run().images
+
+    default = run()
+    np.testing.assert_array_equal(default, run(transforms=fv.default_transforms(32)))
+    assert not np.allclose(default, run(transforms=[]), atol=1e-4)
+
+
+@pytest.mark.parametrize("config", ["imagenet_classes.gin", "imagenet_channels.gin"])
+def test_the_imagenet_configs_spell_out_the_recipe(config):
+    gin.parse_config_files_and_bindings([str(CONFIGS / config)], [], skip_unknown=False)
+    size = gin.query_parameter("%SIZE")
+    assert gin.query_parameter("Fourier.decay_power") == recipes.DECAY_POWER
+    assert gin.query_parameter("Fourier.decorrelate") is True
+    assert gin.query_parameter("Visualizer.learning_rate") == recipes.LEARNING_RATE
+    names = [name for name in inspect.signature(fv.default_transforms).parameters if name != "size"]
+    bound = {name: gin.query_parameter(f"default_transforms.{name}") for name in names}
+    assert fv.default_transforms(size, **bound) == fv.default_transforms(size)
