@@ -39,8 +39,6 @@ def naive_match(features, layer, image):
 def measure(model: fv.VisModel, objective: fv.Objective, steps: int) -> tuple[float, int]:
     visualizer = fv.Visualizer(model, objective, param=fv.Pixel(model.input_size[0]), transforms=[],
                                steps=steps)
-    build, compiled = visualizer._build_step, []
-    visualizer._build_step = lambda: compiled.append(build()) or compiled[0]
     times = []
 
     class Clock(fv.Callback):
@@ -49,7 +47,8 @@ def measure(model: fv.VisModel, objective: fv.Objective, steps: int) -> tuple[fl
 
     visualizer.callbacks.callbacks.append(Clock())
     visualizer.run()
-    ops = collections.Counter(op.type for op in compiled[0].get_concrete_function().graph.get_operations())
+    graph = visualizer._compiled.step.get_concrete_function().graph
+    ops = collections.Counter(op.type for op in graph.get_operations())
     convolutions = ops["Conv2D"] + ops["DepthwiseConv2dNative"]
     return (len(times) - 1) / (times[-1] - times[0]), convolutions
 

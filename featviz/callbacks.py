@@ -338,10 +338,15 @@ class ScheduledTransform(Callback):
         self.every = every
         self.until = until
         self._update = None
+        self._variable = None
 
     def on_run_begin(self, logs: Logs | None = None) -> None:
-        seed = tf.constant([0, 0], tf.int64)
-        self._update = self.visualizer.image_update(lambda images: self.transform(images, seed))
+        # Built once per image variable: a Visualizer keeps its variable across runs, so
+        # repeated runs reuse this compiled update instead of tracing a new one.
+        if self._variable is not self.visualizer.variable:
+            seed = tf.constant([0, 0], tf.int64)
+            self._update = self.visualizer.image_update(lambda images: self.transform(images, seed))
+            self._variable = self.visualizer.variable
 
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:
         last = self.visualizer.steps - 1
@@ -363,6 +368,7 @@ class Restandardize(Callback):
         self.scale = scale
         self.every = every
         self._update = None
+        self._variable = None
 
     def _restandardize(self, raw: tf.Tensor) -> tf.Tensor:
         clipped = tf.clip_by_value(raw, -self.clip, self.clip)
@@ -371,7 +377,10 @@ class Restandardize(Callback):
         return self.scale * (clipped - mean) / tf.sqrt(variance + 1e-12)
 
     def on_run_begin(self, logs: Logs | None = None) -> None:
-        self._update = self.visualizer.raw_update(self._restandardize)
+        # Built once per image variable, as in ScheduledTransform.
+        if self._variable is not self.visualizer.variable:
+            self._update = self.visualizer.raw_update(self._restandardize)
+            self._variable = self.visualizer.variable
 
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:
         if _due(step, self.every):

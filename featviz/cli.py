@@ -1,5 +1,9 @@
 """The `featviz` command line: `featviz run CONFIG.gin` and `featviz layers MODEL`.
 
+`layers` lists a model's layers with their output shapes, channel counts and theoretical
+receptive-field size and stride in input pixels ("?" where the field is unknown, "global" after
+global pooling); `keras.applications` names are built without weights, so it works offline.
+
 `run` parses gin once, here at the entry point (config files, then `--gin_file`s, then
 `--gin_param`s, unknown names are errors), creates the run directory, calls the configured job
 (`experiment.job`, by default one `Visualizer` run) and writes `operative_config.gin` beside the
@@ -136,18 +140,40 @@ def _command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _field_columns(field: object) -> tuple[str, str]:
+    """The receptive-field size and stride cells of one layer of the `layers` table."""
+    if field is None:
+        return "?", "?"
+    if field.is_global:
+        return "global", "-"
+    (height, width), (rows, cols) = field.size, field.stride
+    stride = str(rows) if rows == cols else f"{rows}x{cols}"
+    return f"{height}x{width}", stride
+
+
 def _command_layers(args: argparse.Namespace) -> int:
     from featviz.models import load_model
+    from featviz.receptive_field import receptive_fields
 
     model = load_model(args.model, weights=args.weights)
-    rows = [("layer", "type", "output shape", "channels")]
-    for layer in model.model.layers:
+    try:
+        fields = receptive_fields(model.model)
+    except ValueError as error:
+        # A model without a fixed input size still lists its layers, without fields.
+        print(f"featviz: no receptive fields: {error}", file=sys.stderr)
+        fields = {}
+    rows = [("layer", "type", "output shape", "channels", "rf size", "rf stride")]
+    # Qualified names (`outer/inner`), as objectives and receptive fields take them; layers of
+    # nested models are indented under their model.
+    for name in model.layer_names:
         try:
-            shape = tuple(layer.output.shape)
-        except (AttributeError, ValueError):
+            shape = model.output_shape(name)
+        except ValueError:
             shape = ("?",)
         channels = str(shape[-1]) if len(shape) >= 2 and shape[-1] is not None else "-"
-        rows.append((layer.name, type(layer).__name__, str(shape), channels))
+        indent = "  " * name.count("/")
+        rows.append((indent + name, type(model.layer(name)).__name__, str(shape), channels,
+                     *_field_columns(fields.get(name))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -168,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="allow writing into an existing non-empty --logdir")
     run.set_defaults(handler=_command_run)
 
-    layers = commands.add_parser("layers", help="list a model's layers with shapes and channel counts")
+    layers = commands.add_parser("layers", help="list a model's layers with shapes, channel counts and receptive fields")
     layers.add_argument("model", help="'demo', a keras.applications name (e.g. vgg16) or a .keras/.h5 file")
     layers.add_argument("--weights", default=None,
                         help="weights for keras.applications names (default: none, works offline)")

@@ -20,6 +20,7 @@ import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 
+import gin
 import numpy as np
 import tensorflow as tf
 
@@ -45,8 +46,13 @@ class Robustness:
     probabilities: np.ndarray
 
 
+@gin.register(module="featviz")
 def downscale_blur(factor: float = 2.0, sigma: float = 1.0) -> Transform:
-    """The "global structure" perturbation: `Downscale(factor)`, then `GaussianBlur(sigma)`."""
+    """The "global structure" perturbation: `Downscale(factor)`, then `GaussianBlur(sigma)`.
+
+    Returns:
+        A transform: images [batch, height, width, channels] -> the same shape.
+    """
     return compose([Downscale(factor), GaussianBlur(sigma)])
 
 

@@ -121,6 +121,28 @@ def as_image_batch(
     return array.astype(np.float32)
 
 
+def _float_array(source: object, what: str) -> np.ndarray:
+    """An array-like image as float32 in [0, 1]: uint8 is divided by 255, floats are checked."""
+    array = np.asarray(source)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(
+            f"an {what} must be a file path, a float array in [0, 1] or a uint8 array in "
+            f"[0, 255]; got {type(source).__name__} of dtype {array.dtype}"
+        )
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} values must be finite; the array has NaN or infinite values")
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"{what} values must be in [0, 1], got [{low:g}, {high:g}] (for 0-255 pixel values, "
+            f"pass a uint8 array or divide by 255)"
+        )
+    return array
+
+
 def adjust_hsv(images: np.ndarray, saturation: float = 1.0, value: float = 1.0) -> np.ndarray:
     """Scales the HSV saturation and value of RGB images, keeping their hue; for display.
 
@@ -173,28 +195,6 @@ class HSVAdjust:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """images [batch, height, width, channels] in [0, 1] -> adjusted, same shape."""
         return adjust_hsv(images, self.saturation, self.value)
-
-
-def _float_array(source: object, what: str) -> np.ndarray:
-    """An array-like image as float32 in [0, 1]: uint8 is divided by 255, floats are checked."""
-    array = np.asarray(source)
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(
-            f"an {what} must be a file path, a float array in [0, 1] or a uint8 array in "
-            f"[0, 255]; got {type(source).__name__} of dtype {array.dtype}"
-        )
-    array = array.astype(np.float32)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{what} values must be finite; the array has NaN or infinite values")
-    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
-    if low < 0 or high > 1:
-        raise ValueError(
-            f"{what} values must be in [0, 1], got [{low:g}, {high:g}] (for 0-255 pixel values, "
-            f"pass a uint8 array or divide by 255)"
-        )
-    return array
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -267,3 +267,100 @@ def _fit(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, text: str, width:
     while text and draw.textlength(text + "…", font=font) > width:
         text = text[:-1]
     return text + "…"
+
+
+def rows_figure(rows: Sequence[np.ndarray], row_labels: Sequence[str],
+                tile_labels: Sequence[Sequence[str]] | None = None, scale: int = 1,
+                pad: int = 2) -> np.ndarray:
+    """One labelled line of tiles per row: a row label on the left, then the row's images.
+
+    Rows may hold different numbers and sizes of tiles (the tiles of one row share a size).
+
+    Args:
+        rows: one [tiles, height, width, channels] array in [0, 1] per row, top to bottom.
+        row_labels: one label per row, written left of it.
+        tile_labels: per row, one label per tile written below it; None for no tile labels.
+        scale: integer upscaling of the tiles (nearest neighbour).
+        pad: pixels of white between tiles and rows.
+
+    Returns:
+        float32 [figure height, figure width, 3] in [0, 1].
+    """
+    rows = [np.asarray(row, dtype=np.float32) for row in rows]
+    if not rows or len(row_labels) != len(rows) or any(row.ndim != 4 for row in rows):
+        raise ValueError(
+            f"rows_figure needs at least one [tiles, height, width, channels] row and one label "
+            f"per row; got {len(rows)} rows of shapes {[row.shape for row in rows]} and "
+            f"{len(row_labels)} labels"
+        )
+    if tile_labels is not None and [len(t) for t in tile_labels] != [len(row) for row in rows]:
+        raise ValueError("tile_labels must hold one label per tile of each row")
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_w = int(max(measure.textlength(str(label), font=font) for label in row_labels)) + 2 * pad
+    caption_h = 12 if tile_labels is not None else 0
+    heights = [max(row.shape[1] * scale, 12) + caption_h for row in rows]
+    widths = [len(row) * (row.shape[2] * scale + pad) for row in rows]
+    canvas = Image.new("RGB", (label_w + max(widths) + pad, sum(heights) + pad * (len(rows) + 1)), "white")
+    draw = ImageDraw.Draw(canvas)
+    y = pad
+    for r, (row, label, height) in enumerate(zip(rows, row_labels, heights)):
+        tile_h, tile_w = row.shape[1] * scale, row.shape[2] * scale
+        draw.text((pad, y + (tile_h - 10) // 2), str(label), fill="black", font=font)
+        for i, image in enumerate(row):
+            x = label_w + i * (tile_w + pad)
+            canvas.paste(to_pil(image).convert("RGB").resize((tile_w, tile_h), Image.Resampling.NEAREST), (x, y))
+            if tile_labels is not None:
+                text = _fit(draw, font, str(tile_labels[r][i]), tile_w)
+                draw.text((x, y + tile_h), text, fill="black", font=font)
+        y += height + pad
+    return np.asarray(canvas, dtype=np.float32) / 255.0
+
+
+def outline(image: np.ndarray, box: tuple[int, int, int, int], color: tuple[float, float, float],
+            width: int = 1) -> np.ndarray:
+    """A copy of an image with a rectangle drawn along the inside of `box`.
+
+    Args:
+        image: [height, width, 1|3] in [0, 1] (grayscale is returned as RGB).
+        box: (top, left, bottom, right), bottom and right exclusive, as
+            `ReceptiveField.region` returns it.
+        color: RGB in [0, 1].
+        width: line width in pixels.
+
+    Returns:
+        float32 [height, width, 3] in [0, 1].
+    """
+    pil = to_pil(image).convert("RGB")
+    top, left, bottom, right = box
+    fill = tuple(int(round(255 * c)) for c in color)
+    ImageDraw.Draw(pil).rectangle((left, top, right - 1, bottom - 1), outline=fill, width=width)
+    return np.asarray(pil, dtype=np.float32) / 255.0
+
+
+# Anchors of matplotlib's viridis colormap (perceptually uniform, readable in grayscale),
+# interpolated linearly: featviz does not depend on matplotlib.
+_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]],
+                    dtype=np.float32) / 255.0
+_COLORMAPS = ("viridis", "gray")
+
+
+def colorize(values: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+    """Maps values in [0, 1] to colours.
+
+    Args:
+        values: [...] floats in [0, 1] (clipped).
+        cmap: "viridis" or "gray".
+
+    Returns:
+        float32 [..., 3] in [0, 1].
+    """
+    if cmap not in _COLORMAPS:
+        raise ValueError(f"cmap must be one of {_COLORMAPS}, got {cmap!r}")
+    values = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
+    if cmap == "gray":
+        return np.repeat(values[..., None], 3, axis=-1)
+    position = values * (len(_VIRIDIS) - 1)
+    low = np.minimum(np.floor(position).astype(int), len(_VIRIDIS) - 2)
+    fraction = (position - low)[..., None]
+    return (1 - fraction) * _VIRIDIS[low] + fraction * _VIRIDIS[low + 1]

@@ -4,8 +4,10 @@
 (`"vgg16"`, `"mobilenet"`, ... with that family's own `preprocess_input`) or a `.keras`/`.h5`
 file, and returns a `VisModel`: the Keras model plus what visualization needs around it — a
 preprocessing function from [0, 1] images to the model's input, class names, layer lookup with
-helpful errors, and `extractor(keys)`, one multi-output model computing exactly the activations
-the objectives asked for. The user's model object is never modified.
+helpful errors, and `extractor(keys)`, one function computing exactly the activations the
+objectives asked for, of any layer, inside nested models too (`featviz.graph` runs the graph).
+Layer names are qualified inside nested models (`mobilenet_1.00_224/conv_pw_13`) and may be
+given unqualified where unique. The user's model object is never modified.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ import gin
 import keras
 import tensorflow as tf
 
-from featviz import applications
+from featviz import applications, graph
 from featviz.classes import imagenet_class_names, resolve_class
 from featviz.objectives import LOGITS
 
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
-# Final activations that turn logits into probabilities; the logits are read before them.
-_SQUASHING = ("softmax", "sigmoid")
 
 
 def _identity(images: tf.Tensor) -> tf.Tensor:
@@ -54,6 +54,19 @@ class VisModel:
     def __post_init__(self) -> None:
         if not isinstance(self.model, keras.Model):
             raise TypeError(f"expected a keras.Model, got {type(self.model).__name__}")
+        if isinstance(self.model, keras.Sequential) and graph.graph_of(self.model) is None:
+            raise ValueError(
+                f"Sequential model {self.model.name!r} is not built, so it has no layer graph; "
+                f"start it with keras.Input((height, width, channels)) or call "
+                f"model.build((None, height, width, channels)) first"
+            )
+        if graph.graph_of(self.model) is None:
+            raise ValueError(
+                f"model {self.model.name!r} is a subclassed keras.Model without a layer graph; "
+                f"featviz needs a functional or Sequential model. Wrap it to visualize its "
+                f"output: inputs = keras.Input((height, width, channels)); "
+                f"keras.Model(inputs, model(inputs))"
+            )
         shape = self.input_shape
         if len(shape) != 4 or shape[-1] not in (1, 3):
             raise ValueError(
@@ -85,25 +98,56 @@ class VisModel:
         return self.input_shape[-1]
 
     @functools.cached_property
-    def layer_names(self) -> tuple[str, ...]:
-        """Names of the model's layers, in order."""
-        return tuple(layer.name for layer in self.model.layers)
+    def _sites(self) -> dict[str, graph.Site]:
+        return graph.index_layers(self.model)
 
-    def layer(self, name: str) -> keras.layers.Layer:
-        """The layer called `name`; an unknown name raises a ValueError listing valid ones."""
-        if name in self.layer_names:
-            return self.model.get_layer(name)
-        close = difflib.get_close_matches(name, self.layer_names, n=5, cutoff=0.5)
-        hint = f" Closest: {', '.join(map(repr, close))}." if close else ""
+    @functools.cached_property
+    def layer_names(self) -> tuple[str, ...]:
+        """Qualified names of all layers, nested models' layers included (`outer/inner`)."""
+        return tuple(self._sites)
+
+    def qualified_name(self, name: str) -> str:
+        """The qualified name of layer `name`: itself, or the one `.../name` it ends.
+
+        Raises:
+            ValueError: no layer has that name (the message lists the valid ones), or an
+                unqualified name matches layers of several nested models.
+        """
+        if name in self._sites:
+            return name
+        matches = [qualified for qualified in self._sites if qualified.endswith("/" + name)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ValueError(
+                f"layer name {name!r} is ambiguous in model {self.name!r}: it matches "
+                f"{', '.join(map(repr, matches))}; use one of these qualified names"
+            )
+        leaves = {qualified.rsplit("/", 1)[-1]: qualified for qualified in self._sites}
+        close = difflib.get_close_matches(name, list(self._sites), n=5, cutoff=0.5)
+        close += [leaves[leaf] for leaf in difflib.get_close_matches(name, list(leaves), n=5, cutoff=0.5)]
+        hint = f" Closest: {', '.join(map(repr, dict.fromkeys(close)))}." if close else ""
+        opaque = [
+            site.name for site in self._sites.values()
+            if isinstance(site.layer, keras.Model) and graph.graph_of(site.layer) is None
+            and name.startswith(site.name + "/")
+        ]
+        if opaque:
+            hint += (f" {opaque[0]!r} is a subclassed keras.Model without a layer graph: featviz "
+                     f"can read its output but not the layers inside it.")
         raise ValueError(
             f"model {self.name!r} has no layer {name!r}.{hint} Valid layer names: "
-            f"{', '.join(self.layer_names)} (run `featviz layers {self.name}` to list them with "
+            f"{', '.join(self._sites)} (run `featviz layers {self.name}` to list them with "
             f"their shapes)"
         )
 
+    def layer(self, name: str) -> keras.layers.Layer:
+        """The layer called `name` (qualified, or unqualified when unique); see `qualified_name`."""
+        return self._sites[self.qualified_name(name)].layer
+
     def output_shape(self, key: str) -> tuple:
         """Output shape of layer `key` (or of the logits for `LOGITS`), batch dimension first."""
-        return tuple(self._tensor(key).shape)
+        return tuple(self._target(key)[1].tensor.shape)
 
     def channels(self, layer: str) -> int:
         """Number of channels (last dimension) of a layer's output."""
@@ -112,82 +156,116 @@ class VisModel:
     @functools.cached_property
     def num_classes(self) -> int:
         """The number of classes, read off the logits."""
-        return int(self._tensor(LOGITS).shape[-1])
+        return int(self.output_shape(LOGITS)[-1])
 
     def class_index(self, target: int | str) -> int:
         """Resolves a class index or name; errors name the closest valid classes."""
         return resolve_class(target, self.class_names, self.num_classes)
 
     @functools.cached_property
-    def _logits(self) -> keras.KerasTensor:
-        """The symbolic pre-softmax output, whichever way the model computes its softmax."""
-        output = self.model.outputs[0]
+    def _logits(self) -> tuple[tuple, graph.Target]:
+        """Where the pre-softmax output is, whichever way (and wherever) the softmax is computed."""
         if len(self.model.outputs) != 1:
             raise ValueError(
                 f"model {self.name!r} has {len(self.model.outputs)} outputs; ClassLogit needs one "
                 f"classification output"
             )
-        last = output._keras_history.operation
-        activation = getattr(last, "activation", None)
-        activation_name = getattr(activation, "__name__", "")
-        if isinstance(last, keras.layers.Softmax) or (
-            isinstance(last, keras.layers.Activation) and activation_name in _SQUASHING
-        ):
-            return last.input
-        if activation_name in _SQUASHING:
-            # Softmax fused into the last Dense/Conv: recompute that layer without it, sharing
-            # its weights (the user's layer keeps its activation).
-            return _PreActivation(last)(last.input)
-        return output
+        return graph.find_logits(self.model)
 
-    def _tensor(self, key: str) -> keras.KerasTensor:
+    def _target(self, key: str) -> tuple[tuple, graph.Target]:
         if key == LOGITS:
             return self._logits
-        layer = self.layer(key)
-        try:
-            return layer.output
-        except (AttributeError, ValueError) as error:
+        site = self._sites[self.qualified_name(key)]
+        if site.problem is not None:
             raise ValueError(
-                f"layer {key!r} of model {self.name!r} has no single output tensor ({error}); "
-                f"choose a layer that is called once"
-            ) from None
+                f"layer {site.name!r} of model {self.name!r} {site.problem}; choose a layer that "
+                f"is called once"
+            )
+        return site.calls, graph.Target(site.tensor)
+
+    def _plan(self, keys: Iterable[str]) -> graph.Plan:
+        plan = graph.Plan(self.model)
+        for key in keys:
+            calls, target = self._target(key)
+            plan.add(key, calls, target)
+        return plan
+
+    @functools.cached_property
+    def _extractors(self) -> dict[tuple[str, ...], Callable[[tf.Tensor], dict[str, tf.Tensor]]]:
+        return {}
 
     def extractor(self, keys: Iterable[str]) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
-        """One model computing exactly the activations of `keys` (layer names or `LOGITS`).
+        """A function computing exactly the activations of `keys` (layer names or `LOGITS`).
+
+        Layers of nested models are computed inside their model's graph, each layer once; the
+        model object is not changed. The same keys give the same (cached) function.
 
         Returns:
-            fn(model_input [batch, height, width, channels]) -> {key: activation}.
+            fn(model_input [batch, height, width, channels]) -> {key: float32 activation}
+            (float32 also under a mixed-precision policy).
         """
         keys = tuple(dict.fromkeys(keys))
-        outputs = [self._tensor(key) for key in keys]
-        multi = keras.Model(self.model.inputs, outputs, name=f"{self.model.name}_features")
+        if keys not in self._extractors:
+            plan = self._plan(keys)
 
-        def extract(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-            values = multi(inputs, training=False)
-            values = values if isinstance(values, (list, tuple)) else [values]
-            return dict(zip(keys, values))
+            def extract(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+                features: dict[str, tf.Tensor] = {}
+                graph.run(plan, [inputs], graph.call_layer, features)
+                return {key: tf.cast(features[key], tf.float32) for key in keys}
 
-        return extract
+            self._extractors[keys] = extract
+        return self._extractors[keys]
 
+    def size_problem(self, keys: Iterable[str], size: tuple[int, int]) -> str | None:
+        """Why the model cannot compute `keys` from images of `size` (height, width), or None.
 
-class _PreActivation(keras.layers.Layer):
-    """Calls a layer with its activation replaced by the identity, sharing its weights."""
-
-    def __init__(self, layer: keras.layers.Layer, **kwargs) -> None:
-        super().__init__(name=f"{layer.name}_preactivation", **kwargs)
-        self.inner = layer
-
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        saved = self.inner.activation
-        # The swap only lasts while the call is traced, and is undone even on error.
-        self.inner.activation = keras.activations.linear
+        Shape inference only, layer by layer (nested models included): no TensorFlow graph is
+        built. A size is impossible when some layer cannot compute its output from it (a
+        valid convolution or pooling window larger than its input) or would output an empty
+        [batch, 0, width, channels] grid.
+        """
+        plan = self._plan(dict.fromkeys(keys))
+        image = keras.KerasTensor((1, *size, self.input_channels), dtype="float32")
         try:
-            return self.inner.call(inputs)
-        finally:
-            self.inner.activation = saved
+            graph.run(plan, [image], graph.infer_shape, {}, descend=True)
+        except ValueError as error:
+            return str(error)
+        return None
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return self.inner.compute_output_shape(input_shape)
+    def check_input_size(self, keys: Iterable[str], size: tuple[int, int]) -> None:
+        """Raises a ValueError if images of `size` (height, width) cannot give `keys`.
+
+        The message names the failing layer and the smallest square size that works.
+        """
+        keys = tuple(dict.fromkeys(keys))
+        problem = self.size_problem(keys, size)
+        if problem is None:
+            return
+        smallest = self._smallest_size(keys, max(size))
+        advice = (f"the smallest square input it accepts is {smallest}x{smallest}: use a "
+                  f"parameterization size of at least {smallest}, more with transforms that "
+                  f"shrink the image (Jitter)" if smallest else
+                  f"no square input up to {_LARGEST_SIZE}x{_LARGEST_SIZE} works")
+        raise ValueError(
+            f"model {self.name!r} cannot compute {', '.join(keys)} from "
+            f"{size[0]}x{size[1]} images: {problem.rstrip('.')}; {advice}"
+        )
+
+    def _smallest_size(self, keys: tuple[str, ...], failing: int) -> int | None:
+        """The smallest square side above `failing` that works (None: none up to the limit)."""
+        low, high = failing, failing
+        while self.size_problem(keys, (high, high)) is not None:
+            if high >= _LARGEST_SIZE:
+                return None
+            low, high = high, min(2 * high, _LARGEST_SIZE)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if self.size_problem(keys, (middle, middle)) else (low, middle)
+        return high
+
+
+# Largest square side `check_input_size` tries when searching for a size that works.
+_LARGEST_SIZE = 4096
 
 
 _DEMO = "demo"

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gin
+import numpy as np
 import tensorflow as tf
 
 if TYPE_CHECKING:
@@ -262,7 +263,8 @@ class ClassLogit(Objective):
     """The pre-softmax logit of one class.
 
     The softmax of the model is bypassed (the extractor reads the logits before it, whether the
-    softmax is a separate layer or fused into the last layer), never inverted.
+    softmax is a separate layer, a `keras.ops.softmax` call, fused into the last layer, or inside
+    a nested model), never inverted.
 
     Attributes:
         target: class index, or class name resolved against the model's class names
@@ -433,10 +435,91 @@ class Neuron(Objective):
     def value(self, features: Features) -> tf.Tensor:
         acts = tf.cast(features[self.layer], tf.float32)
         if self.position is None:
-            row, col = acts.shape[1] // 2, acts.shape[2] // 2
+            # Free-size models under size-changing transforms have a grid known only at run time.
+            grid = [acts.shape[axis] if acts.shape[axis] is not None else tf.shape(acts)[axis]
+                    for axis in (1, 2)]
+            row, col = grid[0] // 2, grid[1] // 2
         else:
             row, col = self.position
         return acts[:, row, col, self.channel]
+
+
+# Lucid's floor on the cosine in `Direction`'s cosine weighting: without it a negative or zero
+# cosine raised to a fractional power is undefined, and a zero weight stops the gradient.
+_MIN_COSINE = 0.1
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True, eq=False)
+class Direction(Objective):
+    """A direction in a layer's channel space: the mean, over positions, of `acts . unit(vector)`.
+
+    With `cosine_power=0` (the default) this is linear in the activations, so a one-hot vector
+    gives exactly `Channel(layer, index)`, and any vector gives the same weighted sum of
+    channels. A positive `cosine_power` multiplies each position's dot product by
+    `max(cos, 0.1) ** cosine_power`, cos being the cosine between the activation vector and the
+    direction (Lucid's `direction_cossim`): it rewards activations that point *along* the
+    direction rather than large activations that merely have a component along it.
+
+    Attributes:
+        layer: layer name; its output is [batch, height, width, channels] or [batch, channels].
+        vector: one component per channel of the layer (a list, tuple or 1-D array; stored as a
+            tuple of floats), not all zero.
+        cosine_power: exponent of the cosine weighting; 0 turns it off.
+    """
+
+    layer: str
+    vector: tuple[float, ...]
+    cosine_power: float = 0.0
+    batch: int | None = None
+
+    def __post_init__(self) -> None:
+        vector = np.asarray(self.vector, dtype=np.float64)
+        if vector.ndim != 1 or vector.size == 0 or not np.all(np.isfinite(vector)) or not np.any(vector):
+            raise ValueError(
+                f"Direction vector must be a non-empty 1-D sequence of finite numbers, not all "
+                f"zero; got {self.vector!r}"
+            )
+        if isinstance(self.cosine_power, bool) or not isinstance(self.cosine_power, (int, float)) or (
+            self.cosine_power < 0
+        ):
+            raise ValueError(f"Direction cosine_power must be a number >= 0, got {self.cosine_power!r}")
+        # Frozen: store the normalised form once, as an immutable tuple.
+        object.__setattr__(self, "vector", tuple(float(v) for v in vector))
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    @property
+    def name(self) -> str:
+        vector = np.asarray(self.vector)
+        unit = vector / np.linalg.norm(vector)
+        # The three largest components name the direction; the rest are elided.
+        order = np.argsort(-np.abs(unit), kind="stable")
+        shown = [i for i in order[:3] if unit[i] != 0]
+        text = "".join(f"{'-' if unit[i] < 0 else '+'}{abs(unit[i]):.2g}*c{i}" for i in shown)
+        more = "+..." if np.count_nonzero(unit) > len(shown) else ""
+        cosine = f",cos^{self.cosine_power:g}" if self.cosine_power else ""
+        return f"Direction[{self.layer}:{text.lstrip('+')}{more}{cosine}]"
+
+    def check(self, model: VisModel) -> None:
+        count = model.channels(self.layer)
+        if len(self.vector) != count:
+            raise ValueError(
+                f"Direction vector has {len(self.vector)} components but layer {self.layer!r} has "
+                f"{count} channels; give one component per channel"
+            )
+
+    def value(self, features: Features) -> tf.Tensor:
+        acts = tf.cast(features[self.layer], tf.float32)  # [batch, ..., channels]
+        vector = np.asarray(self.vector, dtype=np.float32)
+        unit = tf.constant(vector / np.linalg.norm(vector))
+        dots = tf.tensordot(acts, unit, axes=[[acts.shape.rank - 1], [0]])  # [batch, ...]
+        if self.cosine_power:
+            cosine = dots / (tf.norm(acts, axis=-1) + 1e-4)
+            dots = dots * tf.maximum(cosine, _MIN_COSINE) ** self.cosine_power
+        return tf.reduce_mean(dots, axis=list(range(1, dots.shape.rank)))
 
 
 @gin.register(module="featviz")

@@ -54,7 +54,8 @@ class Parameterization(abc.ABC):
     Attributes:
         size: image size, an int or (height, width).
         batch: number of images; None lets the `Visualizer` use the objective's batch size.
-        channels: 3 for RGB, 1 for grayscale models.
+        channels: 3 for RGB, 1 for grayscale models; None follows the model (the `Visualizer`
+            fills it in), and means 3 where a parameterization is used on its own.
         init: "normal" (small random values: mid-grey with faint noise), "uniform" (uniform
             noise images), or an image to start from — a file path or an array
             [height, width, channels] / [batch, height, width, channels] in [0, 1].
@@ -63,14 +64,14 @@ class Parameterization(abc.ABC):
 
     size: int | tuple[int, int] = 64
     batch: int | None = None
-    channels: int = 3
+    channels: int | None = None
     init: str | np.ndarray = "normal"
     init_std: float = 0.01
 
     def __post_init__(self) -> None:
         _size_pair(self.size)
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.channels not in (None, 1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r} (or None: follow the model)")
         if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
             raise ValueError(f"batch must be a positive int or None, got {self.batch!r}")
         if isinstance(self.init, str) and self.init not in _INITS and not image_io.looks_like_path(
@@ -85,6 +86,11 @@ class Parameterization(abc.ABC):
         """(height, width) of the images."""
         return _size_pair(self.size)
 
+    @property
+    def depth(self) -> int:
+        """The number of image channels made: `channels`, or 3 when it is None."""
+        return 3 if self.channels is None else self.channels
+
     def initial(self, batch: int, seed: int) -> tf.Tensor:
         """The raw variable's initial value for `batch` images, deterministic in `seed`."""
         height, width = self.shape
@@ -92,10 +98,10 @@ class Parameterization(abc.ABC):
             return self._normal_init(batch, seed)
         if isinstance(self.init, str) and self.init == "uniform":
             noise = tf.random.stateless_uniform(
-                [batch, height, width, self.channels], seed=[seed, 0], minval=0.0, maxval=1.0
+                [batch, height, width, self.depth], seed=[seed, 0], minval=0.0, maxval=1.0
             )
             return self.from_images(noise)
-        start = image_io.as_image_batch(self.init, (height, width), self.channels, batch,
+        start = image_io.as_image_batch(self.init, (height, width), self.depth, batch,
                                         what="initial image")
         return self.from_images(tf.constant(start))
 
@@ -132,7 +138,7 @@ class Pixel(Parameterization):
     def _normal_init(self, batch: int, seed: int) -> tf.Tensor:
         height, width = self.shape
         noise = tf.random.stateless_normal(
-            [batch, height, width, self.channels], seed=[seed, 0], stddev=self.init_std
+            [batch, height, width, self.depth], seed=[seed, 0], stddev=self.init_std
         )
         return noise if self.activation == "sigmoid" else noise + 0.5
 
@@ -177,11 +183,11 @@ class Fourier(Parameterization):
     def _normal_init(self, batch: int, seed: int) -> tf.Tensor:
         height, width = self.shape
         return tf.random.stateless_normal(
-            [batch, self.channels, height, width // 2 + 1, 2], seed=[seed, 0], stddev=self.init_std
+            [batch, self.depth, height, width // 2 + 1, 2], seed=[seed, 0], stddev=self.init_std
         )
 
     def _mix(self, images: tf.Tensor, inverse: bool) -> tf.Tensor:
-        if not (self.decorrelate and self.channels == 3):
+        if not (self.decorrelate and self.depth == 3):
             return images
         mix = np.linalg.inv(_COLOR_MIX.T) if inverse else _COLOR_MIX.T
         return tf.einsum("bhwc,cd->bhwd", images, tf.constant(mix.astype(np.float32)))

@@ -3,13 +3,21 @@
 Each step runs as one compiled `tf.function`:
 parameterize -> transform -> resize to the model's input -> preprocess -> extract features ->
 objective -> gradient -> gradient transforms -> optimizer update. The step takes no Python
-arguments (a step counter variable seeds the random transforms), so it is traced once per run.
-Around it, Keras-style callbacks see every step's losses and images, and may change the images
-between steps (`Visualizer.image_update`) or stop the run (`Visualizer.stop_training = True`).
+arguments (step counter and seed are variables), so it is traced once per Visualizer: calling
+`run()` again (a notebook, a sweep over seeds) resets the image variable, the counter and the
+optimizer's state with `assign` and reuses the compiled step. Around it, Keras-style callbacks
+see every step's losses and images, and may change the images between steps
+(`Visualizer.image_update`) or stop the run (`Visualizer.stop_training = True`).
+
+The image, the objective and the loss are float32 whatever the model's dtype policy
+(mixed_float16 models compute in float16 inside; their activations are cast back). For the
+first `redirect_relu_steps` steps, ReLUs have redirected gradients (`featviz.relu`), so that
+units a random start leaves dead still receive a gradient.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Sequence
@@ -24,9 +32,16 @@ from featviz.callbacks import Callback, CallbackList
 from featviz.models import VisModel, load_model
 from featviz.objectives import Features, Objective, image_names, stack
 from featviz.params import Parameterization
+from featviz.relu import redirected_relus
 from featviz.transforms import Transform, compose
 
 GradientTransform = Callable[[tf.Tensor], tf.Tensor]
+
+# Default of `Visualizer.redirect_relu_steps`. Measured by experiments/dead_starts.py on the
+# reference ImageNet MobileNet (32 channels of 4 layers, 48 steps): flat grey renders 7/32
+# without redirection and 1/32 with 16 redirected steps (default recipe), 6/32 and 1/32 with
+# Lucid's transforms; redirecting all 48 steps gave the same counts.
+REDIRECT_RELU_STEPS = 16
 
 
 # Set by signal handlers (the CLI's Ctrl-C/SIGTERM): every running loop stops at the end of its
@@ -88,6 +103,28 @@ class Render:
     steps: int
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Compiled:
+    """A Visualizer's compiled step and the state it updates, kept across `run()` calls.
+
+    Attributes:
+        recipe: `Visualizer._recipe()` when it was built.
+        step: the compiled step.
+        variable: the raw image variable.
+        counter, seed, redirect_until: int64 scalar variables read by the step.
+        optimizer: the built optimizer; optimizer_start: its variables' values when built.
+    """
+
+    recipe: tuple
+    step: Callable[[], dict[str, tf.Tensor]]
+    variable: tf.Variable
+    counter: tf.Variable
+    seed: tf.Variable
+    redirect_until: tf.Variable
+    optimizer: keras.optimizers.Optimizer
+    optimizer_start: list[np.ndarray]
+
+
 def _unique(names: list[str]) -> list[str]:
     """Names made unique by numbering repeats ("x", "x #2"), so no history entry is merged."""
     seen: dict[str, int] = {}
@@ -115,7 +152,11 @@ class Visualizer:
         objective: one `Objective`, or a list of them (one image each, as with `stack`).
         param: the parameterization; default the recipe's (`featviz.recipes.default_param`:
             decorrelated `Fourier`) at the model's input size (224 for models with free
-            spatial size) with the objective's batch size.
+            spatial size) with the objective's batch size. Its `channels` default (None)
+            follows the model (1 for grayscale models). Renders of another size than a
+            fixed-size model's input are resized inside the step; for models with free spatial
+            size the parameterization's size decides, and a size too small for the model's
+            windows is refused here (`VisModel.check_input_size`).
         transforms: transforms applied inside every step, in order; None: the recipe's
             (`featviz.recipes.default_transforms` for the parameterization's size); [] none.
         steps: number of optimization steps.
@@ -130,6 +171,13 @@ class Visualizer:
             class probability while the logit is maximised).
         seed: seeds the initial images and every random transform.
         logdir: the run's output directory; callbacks without their own directory write here.
+        redirect_relu_steps: for this many first steps, ReLUs pass the gradient that would
+            raise their negative inputs where nothing else passes (`featviz.relu`); 0 turns
+            it off.
+
+    `seed`, `steps`, `redirect_relu_steps`, `callbacks` and `logdir` may be changed between
+    `run()` calls; changing the objective, parameterization, transforms, optimizer or model
+    rebuilds the compiled step at the next run.
     """
 
     def __init__(
@@ -146,11 +194,9 @@ class Visualizer:
         metrics: Sequence[Objective] = (),
         seed: int = 0,
         logdir: str | None = None,
+        redirect_relu_steps: int = REDIRECT_RELU_STEPS,
     ) -> None:
-        _positive("steps", steps, int)
         _positive("learning_rate", learning_rate)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise ValueError(f"seed must be an int, got {seed!r}")
         self.model = load_model(model)
         if isinstance(objective, (list, tuple)):
             objective = stack(objective)
@@ -159,10 +205,7 @@ class Visualizer:
         self.objective = objective
         self.metrics = tuple(metrics)
         self.param = param if param is not None else recipes.default_param(
-            size=self.model.input_size or 224, channels=self.model.input_channels
-        )
-        self.batch = self.param.batch or objective.batch_size
-        self._check_shapes()
+            size=self.model.input_size or 224, channels=self.model.input_channels)
         self.transform = compose(
             recipes.default_transforms(self.param.shape) if transforms is None else transforms)
         self.steps = steps
@@ -172,9 +215,34 @@ class Visualizer:
         self.callbacks = CallbackList(callbacks)
         self.seed = seed
         self.logdir = logdir
-        self.names = image_names(objective, self.batch)
+        self.redirect_relu_steps = redirect_relu_steps
         self.stop_training = False
         self.variable: tf.Variable | None = None
+        self._compiled: _Compiled | None = None
+        self._configure()
+
+    def _check_run_settings(self) -> None:
+        """Validates the settings that may change between runs."""
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
+        steps = self.redirect_relu_steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ValueError(f"redirect_relu_steps must be a non-negative int (0: off), got {steps!r}")
+        _positive("steps", self.steps, int)
+
+    def _configure(self) -> None:
+        """Validates the configuration and derives the batch size and image names from it."""
+        self._check_run_settings()
+        if self.param.channels is None:
+            self.param = dataclasses.replace(self.param, channels=self.model.input_channels)
+        self.batch = self.param.batch or self.objective.batch_size
+        self._check_shapes()
+        self.names = image_names(self.objective, self.batch)
+
+    def _keys(self) -> list[str]:
+        """The layer keys every objective term and metric reads."""
+        leaves = [leaf for _, leaf in self.objective.terms()]
+        return [key for obj in (*leaves, *self.metrics) for key in obj.layers]
 
     def _check_shapes(self) -> None:
         if self.objective.batch_size > self.batch:
@@ -191,6 +259,11 @@ class Visualizer:
             )
         for obj in (self.objective, *self.metrics):
             obj.check(self.model)
+        height, width = self.model.input_shape[1:3]
+        if height is None or width is None:
+            # The model sees the render's own size on its free dimensions: it must fit.
+            size = (height or self.param.shape[0], width or self.param.shape[1])
+            self.model.check_input_size(self._keys(), size)
 
     def images(self) -> tf.Tensor:
         """The current images, [batch, height, width, channels] in [0, 1]."""
@@ -234,27 +307,64 @@ class Visualizer:
             ) from None
 
     def _fit_to_model(self, images: tf.Tensor) -> tf.Tensor:
-        size = self.model.input_size
-        if size is not None and tuple(images.shape[1:3]) != size:
-            images = tf.image.resize(images, size, method="bilinear")
-        return images
+        """Resizes images to the model's fixed input height and/or width (bilinear)."""
+        fixed = tuple(self.model.input_shape[1:3])
+        if fixed == (None, None) or tuple(images.shape[1:3]) == fixed:
+            return images
+        dynamic = tf.shape(images)
+        size = [dynamic[1 + axis] if length is None else length for axis, length in enumerate(fixed)]
+        return tf.image.resize(images, size, method="bilinear")
 
-    def _build_step(self) -> Callable[[], dict[str, tf.Tensor]]:
+    def _recipe(self) -> tuple:
+        """What the compiled step is built from; it is rebuilt when any of these changes."""
+        return (self.model, self.objective, self.metrics, self.param, self.transform,
+                self.gradient_transforms, self.optimizer, self.learning_rate,
+                self.redirect_relu_steps > 0)
+
+    def _prepare(self) -> Callable[[], dict[str, tf.Tensor]]:
+        """The compiled step, built once and reused while the recipe stays the same.
+
+        Every run starts from the same state: images re-initialised from `seed`, step counter
+        at 0, optimizer variables (moments, iteration count) back to their built values.
+        """
+        recipe = self._recipe()
+        compiled = self._compiled
+        if compiled is None or len(recipe) != len(compiled.recipe) or not all(
+            new is old or (type(new) in (int, float, str, bool) and new == old)
+            for new, old in zip(recipe, compiled.recipe)
+        ):
+            self._configure()
+            compiled = self._compiled = self._build()
+        self._check_run_settings()
+        self.variable = compiled.variable
+        self.variable.assign(self.param.initial(self.batch, self.seed))
+        compiled.counter.assign(0)
+        compiled.seed.assign(self.seed)
+        compiled.redirect_until.assign(self.redirect_relu_steps)
+        for variable, value in zip(compiled.optimizer.variables, compiled.optimizer_start):
+            variable.assign(value)
+        return compiled.step
+
+    def _build(self) -> _Compiled:
         terms = self.objective.terms()
         leaves = [leaf for _, leaf in terms]
         weights = tf.constant([weight for weight, _ in terms], tf.float32)
-        keys = [key for obj in (*leaves, *self.metrics) for key in obj.layers]
-        extract = self.model.extractor(keys)
+        extract = self.model.extractor(self._keys())
         optimizer = self._make_optimizer()
-        variable, counter = self.variable, self._counter
+        variable = tf.Variable(self.param.initial(self.batch, self.seed), name="images")
+        counter = tf.Variable(0, dtype=tf.int64, name="step")
+        seed = tf.Variable(self.seed, dtype=tf.int64, name="seed")
+        redirect_until = tf.Variable(self.redirect_relu_steps, dtype=tf.int64, name="redirect_until")
         # Slot variables must exist before tracing: none may be created inside tf.cond.
         optimizer.build([variable])
-        seed = tf.constant(self.seed, tf.int64)
+        optimizer_start = [v.numpy() for v in optimizer.variables]
+        redirect = self.redirect_relu_steps > 0
 
         @tf.function
         def step() -> dict[str, tf.Tensor]:
             step_seed = tf.stack([seed, counter])
-            with tf.GradientTape() as tape:
+            relus = redirected_relus(counter < redirect_until) if redirect else contextlib.nullcontext()
+            with tf.GradientTape() as tape, relus:
                 images = self.param.to_images(variable)
                 inputs = self._fit_to_model(self.transform(images, step_seed))
                 features = Features(extract(self.model.preprocess(inputs)), images, self.model)
@@ -279,7 +389,8 @@ class Visualizer:
                 outputs["metrics"] = tf.stack([metric(features) for metric in self.metrics])
             return outputs
 
-        return step
+        return _Compiled(self._recipe(), step, variable, counter, seed, redirect_until,
+                         optimizer, optimizer_start)
 
     def run(self) -> Render:
         """Runs the optimization and returns the final images and the loss history.
@@ -289,9 +400,7 @@ class Visualizer:
                 step are kept and passed to `on_run_end`).
         """
         self.stop_training = False
-        self.variable = tf.Variable(self.param.initial(self.batch, self.seed), name="images")
-        self._counter = tf.Variable(0, dtype=tf.int64, name="step")
-        step = self._build_step()
+        step = self._prepare()
         term_names = _unique([leaf.name for _, leaf in self.objective.terms()])
         metric_names = _unique([f"metric/{m.name}" for m in self.metrics])
         history: dict[str, list] = {"loss": [], "losses": []}

@@ -231,6 +231,7 @@ class Downscale:
             raise ValueError(f"Downscale factor must be a number >= 1, got {self.factor!r}")
 
     def __call__(self, images: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        """images [batch, height, width, channels] -> the same shape, coarser."""
         size = tf.shape(images)[1:3]
         small = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) / self.factor), tf.int32), 1)
         reduced = tf.image.resize(images, small, method="area")

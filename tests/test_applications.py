@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 from keras.src.utils import file_utils
 
+import featviz as fv
 from featviz import applications
 from featviz.applications import (NAMES, WeightsDownloadError, build_application,
                                   get_application)
@@ -239,3 +240,21 @@ def test_stalled_download_fails_fast(monkeypatch, tmp_path):
     assert time.monotonic() - start < 10
     assert not any(tmp_path.rglob("*.h5")), "a partial download was left behind"
 
+
+
+@pytest.mark.slow
+def test_a_family_with_preprocessing_inside_renders_a_class_and_a_channel():
+    """MobileNetV3 small (Rescaling inside the model, softmax a separate layer), random weights
+    at 48 px: logits read before the softmax, a render, unchanged predictions.
+    (`experiments/applications_render.py` renders every family.)"""
+    keras.utils.set_random_seed(0)
+    model = fv.load_model("mobilenet_v3_small", weights=None, input_shape=(48, 48, 3))
+    base = model.model
+    pixels = tf.constant(np.random.default_rng(0).uniform(size=(2, 48, 48, 3)), tf.float32)
+    predictions = base(model.preprocess(pixels), training=False).numpy()
+    logits = model.extractor([fv.LOGITS])(model.preprocess(pixels))[fv.LOGITS]
+    np.testing.assert_allclose(tf.nn.softmax(logits).numpy(), predictions, atol=1e-6)
+    render = fv.Visualizer(model, [fv.ClassLogit("goldfish"), fv.Channel("expanded_conv_4_add", 0)],
+                           param=fv.Fourier(40), steps=3).run()
+    assert render.images.shape == (2, 40, 40, 3) and np.all(np.isfinite(render.history["loss"]))
+    np.testing.assert_array_equal(base(model.preprocess(pixels), training=False).numpy(), predictions)

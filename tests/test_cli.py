@@ -12,6 +12,12 @@ CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob
 # The smoke run of every shipped config is offline: keras.applications models get random
 # weights (same architecture, layers and classes; the demo model ignores the binding).
 OFFLINE = ["load_model.weights=None"]
+# The VGG16 sweeps are cut to one or two layers for the smoke run (13 layers of
+# 224-pixel images take minutes on a CPU); tests/test_feature_configs.py checks every layer name.
+SMOKE = {
+    "vgg16_features.gin": ["channel_sweep.layers=['block1_conv1', 'block5_conv3']", "channel_sweep.channels=1"],
+    "vgg16_neurons.gin": ["neuron_fields.layers=['block5_conv3']"],
+}
 
 
 def _run(tmp_path: Path, *argv: str) -> int:
@@ -39,7 +45,7 @@ def test_gin_param_overrides_the_first_class(tmp_path):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path):
-    params = ["Visualizer.steps=2", *OFFLINE]
+    params = ["Visualizer.steps=2", *OFFLINE, *SMOKE.get(config.name, [])]
     argv = [str(config)] + [f"--gin_param={p}" for p in params]
     assert _run(tmp_path, *argv) == 0
 
@@ -64,9 +70,9 @@ def test_missing_config_and_existing_run_directory_are_refused(tmp_path):
 def test_layers_lists_shapes_and_channels(capsys):
     assert cli.main(["layers", "demo"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["layer", "type", "output", "shape", "channels"]
-    conv2 = next(line for line in lines if line.startswith("conv2 "))
-    assert "Conv2D" in conv2
+    assert lines[0].split() == ["layer", "type", "output", "shape", "channels", "rf", "size", "rf", "stride"]
+    conv1 = next(line for line in lines if line.startswith("conv1 "))
+    assert "Conv2D" in conv1 and conv1.split()[-2:] == ["3x3", "1"]
 
 
 def test_unknown_model_is_a_one_line_error(capsys):

@@ -74,6 +74,7 @@ def test_neuron_reads_one_position(tiny):
 @pytest.mark.parametrize("objective", [
     fv.ClassLogit("three"), fv.ClassProbability("three"), fv.Channel("conv2", 7),
     fv.Neuron("conv2", 1), fv.Channel("conv1", 0) + fv.Channel("conv2", 0),
+    fv.Direction("conv2", [1.0, -0.5] + [0.25] * 14), fv.Direction("conv1", [1.0] * 8, cosine_power=2),
 ], ids=lambda o: o.name)
 def test_a_few_ascent_steps_raise_each_objective(tiny, objective):
     render = fv.Visualizer(tiny, objective, param=fv.Pixel(32, init="uniform"), steps=30,
@@ -117,6 +118,49 @@ def test_neuron_position_outside_the_grid(tiny):
         fv.Neuron("conv1", 0, position=(40, 0)).check(tiny)
     with pytest.raises(ValueError, match="spatial grid"):
         fv.Neuron("gap", 0).check(tiny)
+
+
+@pytest.mark.parametrize("vector", [np.eye(16)[5], 3.0 * np.eye(16)[5]], ids=["one-hot", "scaled"])
+def test_direction_along_one_channel_is_that_channel(tiny, vector):
+    images = tf.Variable(tf.random.stateless_uniform([2, 32, 32, 3], seed=[9, 1]))
+    direction, channel = fv.Direction("conv2", vector), fv.Channel("conv2", 5)
+    with tf.GradientTape(persistent=True) as tape:
+        along = direction(_features(tiny, direction, images))
+        reference = channel(_features(tiny, channel, images))
+    np.testing.assert_allclose(along.numpy(), reference.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(along, images).numpy(),
+                               tape.gradient(reference, images).numpy(), rtol=1e-5, atol=1e-9)
+
+
+def test_direction_is_the_mean_dot_product_and_the_cosine_weighting_rewards_alignment(tiny):
+    images = tf.random.stateless_uniform([2, 32, 32, 3], seed=[2, 9])
+    vector = np.linspace(-1.0, 2.0, 8)
+    unit = vector / np.linalg.norm(vector)
+    acts = tiny.extractor(["conv1"])(images)["conv1"].numpy()
+    dots = acts @ unit  # [batch, height, width]
+    plain = fv.Direction("conv1", vector)
+    np.testing.assert_allclose(plain(_features(tiny, plain, images)).numpy(), dots.mean(axis=(1, 2)), rtol=1e-5)
+    cosine = np.maximum(dots / (np.linalg.norm(acts, axis=-1) + 1e-4), 0.1)
+    weighted = fv.Direction("conv1", vector, cosine_power=2.0)
+    np.testing.assert_allclose(weighted(_features(tiny, weighted, images)).numpy(),
+                               (dots * cosine ** 2).mean(axis=(1, 2)), rtol=1e-5)
+
+
+def test_direction_vector_must_have_one_component_per_channel(tiny):
+    with pytest.raises(ValueError, match=r"Direction vector has 8 components but layer 'conv2' has 16 channels"):
+        fv.Direction("conv2", [1.0] * 8).check(tiny)
+    with pytest.raises(ValueError, match="not all zero"):
+        fv.Direction("conv2", [0.0] * 16)
+    with pytest.raises(ValueError, match="1-D sequence"):
+        fv.Direction("conv2", np.ones((4, 4)))
+    with pytest.raises(ValueError, match="cosine_power must be a number >= 0"):
+        fv.Direction("conv2", [1.0] * 16, cosine_power=-1)
+    # gin passes lists; the objective stores an immutable tuple. The name shows the largest
+    # components of the unit vector (3-4-5 triangle: 0.6 and -0.8).
+    direction = fv.Direction("conv2", [0, 3, 0, -4] + [0] * 12)
+    assert direction.vector == (0.0, 3.0, 0.0, -4.0) + (0.0,) * 12
+    assert direction.name == "Direction[conv2:-0.8*c3+0.6*c1]"
+    assert fv.Direction("conv2", [1.0] * 16, cosine_power=2).name.endswith("+...,cos^2]")
 
 
 def test_unknown_class_name_suggests_close_names(tiny):

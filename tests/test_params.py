@@ -22,7 +22,7 @@ def test_images_are_in_range_and_from_images_inverts_to_images(param):
     raw = param.initial(batch=2, seed=0)
     images = param.to_images(raw)
     height, width = param.shape
-    assert images.shape == (2, height, width, param.channels)
+    assert images.shape == (2, height, width, param.depth)
     assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
     target = tf.random.stateless_uniform(images.shape, seed=[1, 1], minval=0.05, maxval=0.95)
     np.testing.assert_allclose(param.to_images(param.from_images(target)).numpy(), target.numpy(), atol=2e-4)

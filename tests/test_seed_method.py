@@ -157,14 +157,15 @@ def test_vgg16_config_binds_every_number_and_runs_on_random_weights(tmp_path, mo
     # Configs include each other by paths relative to the repository root, where the CLI runs.
     monkeypatch.chdir(CONFIGS.parent)
     gin.parse_config_files_and_bindings([str(CONFIGS / "vgg16_classes.gin")], [
-        "load_model.weights = None", "Visualizer.steps = 2", "CLASSES = ['ostrich', 'flamingo']",
+        "load_model.weights = None", "Visualizer.steps = 1", "CLASSES = ['ostrich', 'flamingo']",
         "class_objectives.kind = 'probability'"], skip_unknown=False)
     visualizer = fv.Visualizer(logdir=str(tmp_path))
     render = visualizer.run()
     assert render.images.shape == (2, 244, 244, 3)
     assert visualizer.model.name == "vgg16" and visualizer.model.input_size == (224, 224)
     assert (visualizer.learning_rate, visualizer.optimizer) == (0.1, "adam")
-    assert visualizer.param == fv.Pixel(244, activation="sigmoid", init="uniform")
+    param = visualizer.param
+    assert (type(param), param.size, param.activation, param.init) == (fv.Pixel, 244, "sigmoid", "uniform")
     assert [type(t) for t in visualizer.gradient_transforms] == [fv.NormalizeGradient]
     assert [type(o) for _, o in visualizer.objective.terms()] == [fv.ClassProbability] * 2
     callbacks = visualizer.callbacks.callbacks
@@ -173,4 +174,32 @@ def test_vgg16_config_binds_every_number_and_runs_on_random_weights(tmp_path, mo
     assert (zoom.transform, zoom.every) == (fv.Zoom(1.01), 20)
     assert (blur.transform, blur.every) == (fv.GaussianBlur(1.0), 20)
     assert {p.name for p in tmp_path.iterdir()} >= {"grid.png", "animation.gif"}
-    assert render.history["metric/ClassProbability[flamingo]"].shape == (2, 2)
+    assert render.history["metric/ClassProbability[flamingo]"].shape == (1, 2)
+
+
+STRIPES = {"horizontal_stripes": 0.0, "diagonal_stripes": 45.0, "vertical_stripes": 90.0,
+           "antidiagonal_stripes": 135.0}
+
+
+@pytest.mark.slow
+def test_demo_config_images_are_classified_as_their_class_and_show_their_stripes(demo, tmp_path, monkeypatch):
+    from featviz.demo import stripe_coherence, stripe_orientation
+
+    monkeypatch.chdir(CONFIGS.parent)
+    gin.parse_config_files_and_bindings([str(CONFIGS / "demo_classes.gin")], [
+        "Visualizer.steps = 60"], skip_unknown=False)  # 3 rounds instead of 15
+    classes = list(gin.query_parameter("CLASSES/macro.value"))
+    with gin.unlock_config():
+        render = experiment(str(tmp_path))
+    targets = [demo.class_index(name) for name in classes]
+    param = fv.Pixel(64, init="uniform")  # the config's start: uniform noise, seed 0
+    start = param.to_images(param.initial(len(classes), 0)).numpy()
+    before = demo.model.predict(start, verbose=0)[np.arange(len(classes)), targets]
+    after = demo.model.predict(render.images, verbose=0)[np.arange(len(classes)), targets]
+    assert np.all(before < 0.5), dict(zip(classes, before.round(3)))
+    assert np.all(after > 0.9), dict(zip(classes, after.round(3)))
+    for name, expected in STRIPES.items():
+        image = render.images[classes.index(name)]
+        error = abs((stripe_orientation(image) - expected + 90.0) % 180.0 - 90.0)
+        assert error < 20 and stripe_coherence(image) > 0.5, (name, stripe_orientation(image))
+    assert {"grid.png", "animation.gif", "history.npz"} <= {p.name for p in tmp_path.iterdir()}

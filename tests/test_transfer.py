@@ -73,11 +73,8 @@ def test_reconstruction_error_falls_steadily_to_a_small_fraction(tiny, photo):
 
 def _step_graph_ops(model, objective) -> collections.Counter:
     visualizer = fv.Visualizer(model, objective, param=fv.Pixel(SIZE), steps=2)
-    build = visualizer._build_step
-    compiled = []
-    visualizer._build_step = lambda: compiled.append(build()) or compiled[0]
     visualizer.run()
-    graph = compiled[0].get_concrete_function().graph
+    graph = visualizer._compiled.step.get_concrete_function().graph
     return collections.Counter(op.type for op in graph.get_operations())
 
 

@@ -1,22 +1,17 @@
-"""Receptive fields: which input pixels a neuron of a layer can see.
+"""Theoretical receptive fields, read from a model graph.
 
-Two notions, both in input-pixel coordinates (row, column; pixel ``i`` has its
-centre at ``i``):
+The walk applies the usual jump/start recurrence, in input-pixel coordinates
+(row, column; pixel ``i`` has its centre at ``i``). For a window layer with
+kernel ``k``, stride ``s``, dilation ``d`` and top/left padding ``p``::
 
-* The *theoretical* receptive field, read from the model graph with the usual
-  jump/start recurrence. For a window layer with kernel ``k``, stride ``s``,
-  dilation ``d`` and top/left padding ``p``::
+    size_out  = size_in + (k - 1) * d * jump_in
+    jump_out  = jump_in * s
+    start_out = start_in + ((k - 1) * d / 2 - p) * jump_in
 
-      size_out  = size_in + (k - 1) * d * jump_in
-      jump_out  = jump_in * s
-      start_out = start_in + ((k - 1) * d / 2 - p) * jump_in
-
-  ``start`` is the centre of the field of output position (0, 0). TensorFlow's
-  'same' padding puts the smaller half of the padding on the top/left and its
-  total depends on the input size, so the walk tracks the spatial size of every
-  tensor from the model's static input size (or an ``input_size`` override).
-* The *effective* receptive field: ``|d neuron / d image|``, which shows where
-  inside the theoretical field the neuron actually looks.
+``start`` is the centre of the field of output position (0, 0). TensorFlow's
+'same' padding puts the smaller half of the padding on the top/left and its
+total depends on the input size, so the walk tracks the spatial size of every
+tensor from the model's static input size (or an ``input_size`` override).
 
 Contract of the graph walk (``receptive_fields``), for models run with
 training=False as featviz runs them:
@@ -51,183 +46,12 @@ supported.
 """
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import keras
-import numpy as np
-import tensorflow as tf
 
-_WINDOW_LAYERS = (
-    keras.layers.Conv2D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-    keras.layers.MaxPooling2D,
-    keras.layers.AveragePooling2D,
-)
-# Layers that compute each output position from the same position of their
-# inputs, as featviz runs models (training=False): BatchNormalization is then a
-# per-channel affine map and the random augmentation layers are the identity.
-# Normalizations over positions (GroupNormalization, Softmax on a spatial axis)
-# are included: their statistics are broadcast context, see the module docstring.
-_ELEMENTWISE_LAYERS = (
-    keras.layers.Activation,
-    keras.layers.ReLU,
-    keras.layers.LeakyReLU,
-    keras.layers.PReLU,
-    keras.layers.ELU,
-    keras.layers.Softmax,
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    keras.layers.UnitNormalization,
-    keras.layers.Dropout,
-    keras.layers.GaussianNoise,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-    keras.layers.ActivityRegularization,
-    keras.layers.Rescaling,
-    keras.layers.Normalization,
-    keras.layers.Identity,
-    keras.layers.Dense,
-    keras.layers.RandomFlip,
-    keras.layers.RandomRotation,
-    keras.layers.RandomTranslation,
-    keras.layers.RandomZoom,
-    keras.layers.RandomContrast,
-    keras.layers.RandomBrightness,
-    keras.layers.Add,
-    keras.layers.Subtract,
-    keras.layers.Multiply,
-    keras.layers.Average,
-    keras.layers.Maximum,
-    keras.layers.Minimum,
-)
-_GLOBAL_LAYERS = (
-    keras.layers.GlobalAveragePooling2D,
-    keras.layers.GlobalMaxPooling2D,
-    keras.layers.Flatten,
-    keras.layers.Reshape,
-)
-# Elementwise operations that are not public classes, matched by class name:
-# `keras.ops` maths that `x + y` or `keras.ops.relu(x)` on symbolic tensors
-# record in a functional graph, and the private per-position layers of
-# `keras.applications` (ConvNeXt's LayerScale and StochasticDepth,
-# InceptionResNetV2's CustomScaleLayer).
-_ELEMENTWISE_NAMES = {
-    "keras.src.ops": frozenset(
-        "Add Subtract Multiply Divide TrueDivide Maximum Minimum Negative Abs Absolute "
-        "Square Sqrt Exp Log Power Clip Relu Relu6 Sigmoid Tanh Silu Gelu Elu Selu "
-        "LeakyRelu Softplus HardSigmoid HardSilu".split()
-    ),
-    "keras.src.applications": frozenset({"LayerScale", "StochasticDepth", "CustomScaleLayer"}),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class ReceptiveField:
-    """The input region seen by the neurons of one layer.
-
-    Attributes:
-        size: (height, width) of the field in input pixels.
-        stride: (rows, columns) of input pixels between the fields of two
-            neighbouring output positions (the "jump").
-        start: (row, column) centre, in input pixel coordinates, of the field
-            of output position (0, 0). A half-integer for even sizes; may lie
-            outside the image when the layers pad.
-        is_global: True when every output depends on the whole input (after
-            global pooling, Flatten, Dense on a vector, ...). Such a field is
-            built by `whole`: `size` is the input size, `stride` too (a single
-            cell), `start` the image centre, and `region` is the whole image
-            for any position.
-    """
-
-    size: tuple[int, int]
-    stride: tuple[int, int]
-    start: tuple[float, float]
-    is_global: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("size", "stride"):
-            value = getattr(self, name)
-            if len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
-                raise ValueError(f"ReceptiveField.{name} must be two positive ints, got {value!r}.")
-        # The field of every position must cover whole pixels, so the top-left
-        # corner start - (size - 1) / 2 is an integer.
-        for size, start in zip(self.size, self.start):
-            if (start - (size - 1) / 2) % 1:
-                raise ValueError(
-                    f"ReceptiveField start {self.start!r} does not put a field of size "
-                    f"{self.size!r} on whole pixels: start - (size - 1) / 2 must be an integer."
-                )
-
-    @classmethod
-    def whole(cls, input_size: tuple[int, int]) -> "ReceptiveField":
-        """The field of a neuron that sees the whole input.
-
-        Args:
-            input_size: (height, width) of the model input.
-
-        Returns:
-            A global field centred on the image.
-        """
-        height, width = input_size
-        return cls(
-            size=(height, width),
-            stride=(height, width),
-            start=((height - 1) / 2, (width - 1) / 2),
-            is_global=True,
-        )
-
-    def center(self, position: tuple[int, int]) -> tuple[float, float]:
-        """The input-pixel centre of the field of an output position.
-
-        Args:
-            position: (row, column) in the layer's output grid.
-
-        Returns:
-            (row, column) in input pixel coordinates: start + position * stride.
-        """
-        return (
-            self.start[0] + position[0] * self.stride[0],
-            self.start[1] + position[1] * self.stride[1],
-        )
-
-    def region(
-        self, position: tuple[int, int], image_size: tuple[int, int]
-    ) -> tuple[int, int, int, int]:
-        """Pixel bounds of the field of an output position, clipped to the image.
-
-        Args:
-            position: (row, column) in the layer's output grid.
-            image_size: (height, width) of the input image.
-
-        Returns:
-            (top, left, bottom, right) with bottom and right exclusive, so that
-            `image[top:bottom, left:right]` is the crop. The whole image for a
-            global field.
-
-        Raises:
-            ValueError: if the field lies entirely outside the image.
-        """
-        height, width = image_size
-        if self.is_global:
-            return 0, 0, height, width
-        row, col = self.center(position)
-        top = int(row - (self.size[0] - 1) / 2)
-        left = int(col - (self.size[1] - 1) / 2)
-        bounds = (
-            max(top, 0),
-            max(left, 0),
-            min(top + self.size[0], height),
-            min(left + self.size[1], width),
-        )
-        if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
-            raise ValueError(
-                f"The receptive field of position {position!r} lies outside an image of "
-                f"size {image_size!r} (unclipped rows {top}..{top + self.size[0]}, "
-                f"columns {left}..{left + self.size[1]})."
-            )
-        return bounds
+from featviz.receptive_field.field import ReceptiveField
+from featviz.receptive_field.kinds import GLOBAL_LAYERS, WINDOW_LAYERS, is_elementwise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -363,13 +187,13 @@ class _Walk:
     def node(self, op: keras.Operation, inputs: list[_Trace], shape: tuple) -> _Trace:
         """Trace of one output, of static `shape`, of one call of `op`."""
         whole = _Trace(ReceptiveField.whole(self.input_size))
-        elementwise = self.is_elementwise(op)
+        elementwise = is_elementwise(op, self.elementwise_layers)
         local = [t for t in inputs if t.field is None or not t.field.is_global]
         if len(local) < len(inputs) and not (elementwise and local):
             # Every output depends on some input value, and each of those
             # already depends on the whole image.
             return whole
-        if isinstance(op, _GLOBAL_LAYERS) or len(shape) != 4:
+        if isinstance(op, GLOBAL_LAYERS) or len(shape) != 4:
             return whole
         unknown = [t for t in local if t.field is None]
         if unknown:
@@ -380,7 +204,7 @@ class _Walk:
             return _union(op, local)
         if getattr(op, "data_format", "channels_last") != "channels_last":
             return _Trace(None, reason=f"{_describe(op)} is not channels_last")
-        if isinstance(op, _WINDOW_LAYERS):
+        if isinstance(op, WINDOW_LAYERS):
             return _window(op, inputs[0])
         if isinstance(op, keras.layers.ZeroPadding2D):
             (top, bottom), (left, right) = op.padding
@@ -395,19 +219,6 @@ class _Walk:
             "ZeroPadding2D, Cropping2D, elementwise, merge and global layers); if it computes "
             "each position from the same position of its inputs, pass its class in "
             "elementwise_layers",
-        )
-
-    def is_elementwise(self, op: keras.Operation) -> bool:
-        """Whether each output position of `op` depends on that position only."""
-        if isinstance(op, keras.layers.Concatenate):
-            axes = {op.axis} if isinstance(op.axis, int) else set(op.axis)
-            return axes <= {-1, 3}
-        if isinstance(op, _ELEMENTWISE_LAYERS + self.elementwise_layers):
-            return True
-        module = type(op).__module__
-        return any(
-            module.startswith(prefix) and type(op).__name__ in names
-            for prefix, names in _ELEMENTWISE_NAMES.items()
         )
 
 
@@ -553,144 +364,3 @@ def center_position(
         raise ValueError(f"Layer {layer_name!r} has no spatial grid: it sees the whole input.")
     return trace.grid[0] // 2, trace.grid[1] // 2
 
-
-def _call_node(layer: keras.Layer) -> object:
-    """The single call of `layer` in its model graph."""
-    if len(layer._inbound_nodes) != 1:
-        raise ValueError(
-            f"Layer {layer.name!r} is called {len(layer._inbound_nodes)} times; the effective "
-            "receptive field needs a layer called exactly once."
-        )
-    return layer._inbound_nodes[0]
-
-
-def _output_function(model: keras.Model, layer_name: str) -> Callable[[tf.Tensor], tf.Tensor]:
-    """A function from the model input to the output of a (possibly nested) layer."""
-    graph = _graph_of(model)
-    head, _, rest = layer_name.partition("/")
-    layer = graph.get_layer(head)
-    node = _call_node(layer)
-    if not rest:
-        sub_model = keras.Model(graph.inputs, node.output_tensors[0])
-        return lambda images: sub_model(images, training=False)
-    inner = _output_function(layer, rest)
-    # The nested model is a separate graph: run the outer model up to its
-    # input, then the nested model up to the inner layer.
-    outer = keras.Model(graph.inputs, node.input_tensors[0])
-    return lambda images: inner(outer(images, training=False))
-
-
-def effective_receptive_field(
-    model: keras.Model,
-    layer_name: str,
-    channel: int | None = None,
-    position: tuple[int, int] | None = None,
-    inputs: tf.Tensor | np.ndarray | None = None,
-    threshold: float = 1e-6,
-    value_range: tuple[float, float] = (0.0, 1.0),
-    seed: int = 0,
-) -> np.ndarray:
-    """Effective receptive field: |gradient| of one neuron w.r.t. the input.
-
-    Args:
-        model: a functional or built Sequential model with one image input.
-        layer_name: a layer name; ``outer/inner`` reaches into a nested model
-            that is called once.
-        channel: channel of the neuron; None sums all channels.
-        position: (row, column) of the neuron in the layer's output grid;
-            None is (height // 2, width // 2). Must be None for a layer with a
-            [batch, units] output.
-        inputs: images [batch, height, width, channels]. None uses one
-            uniform-random image in `value_range`, drawn with `seed`, at the
-            model's static input size: for ReLU networks the gradient depends
-            on the image, so a fixed seed keeps the map reproducible.
-        threshold: values below threshold * max are set to zero, removing
-            float round-off so that `effective_region` sees clean zeros.
-        value_range: (low, high) of the model's expected input, for the
-            default image.
-        seed: seed of the default image.
-
-    Returns:
-        [height, width] float32 map: |gradient| summed over colour channels
-        and averaged over the batch.
-
-    Raises:
-        ValueError: for an unknown layer, an out-of-range channel or position,
-            a threshold outside [0, 1), or no static input size without inputs.
-    """
-    if not 0.0 <= threshold < 1.0:
-        raise ValueError(f"threshold must be in [0, 1) (relative to the max), got {threshold!r}.")
-    graph = _graph_of(model)
-    if inputs is None and graph is not None:
-        shape = tuple(graph.inputs[0].shape[1:])
-        if None in shape:
-            raise ValueError(
-                f"Model {model.name!r} has input shape {shape} with unknown dimensions: "
-                "pass inputs of shape [batch, height, width, channels]."
-            )
-        low, high = value_range
-        inputs = np.random.default_rng(seed).uniform(low, high, size=(1, *shape))
-    # Validates the model and lists the layer names, nested ones included.
-    names = list(_walk(model, None if inputs is None else tuple(np.shape(inputs)[1:3])).layers)
-    if layer_name not in names:
-        raise ValueError(
-            f"Unknown layer {layer_name!r} in model {model.name!r}; valid names: {sorted(names)}."
-        )
-    images = tf.convert_to_tensor(inputs, dtype=graph.inputs[0].dtype)
-    forward = _output_function(model, layer_name)
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        outputs = forward(images)
-        if outputs.shape.rank == 4:
-            grid = tuple(outputs.shape[1:3])
-            row, col = (grid[0] // 2, grid[1] // 2) if position is None else position
-            if not (0 <= row < grid[0] and 0 <= col < grid[1]):
-                raise ValueError(
-                    f"position {position!r} is outside the {grid!r} grid of {layer_name!r}."
-                )
-            outputs = outputs[:, row, col]
-        elif outputs.shape.rank != 2 or position is not None:
-            raise ValueError(
-                f"Layer {layer_name!r} has output shape {tuple(outputs.shape)}: give a position "
-                "only for [batch, height, width, channels] outputs; other ranks are unsupported."
-            )
-        if channel is not None:
-            if not 0 <= channel < outputs.shape[-1]:
-                raise ValueError(
-                    f"channel {channel!r} is out of range for {layer_name!r}, which has "
-                    f"{outputs.shape[-1]} channels (valid: 0..{outputs.shape[-1] - 1} or None)."
-                )
-            outputs = outputs[:, channel]
-        # Summing over the batch is safe: samples do not interact at inference.
-        neuron = tf.reduce_sum(outputs)
-    gradient = tape.gradient(neuron, images, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    erf = tf.reduce_mean(tf.reduce_sum(tf.abs(gradient), axis=-1), axis=0).numpy()
-    erf[erf < threshold * erf.max()] = 0.0
-    return erf.astype(np.float32)
-
-
-def effective_region(erf: np.ndarray, threshold: float = 1e-6) -> tuple[int, int, int, int]:
-    """Bounding box of the pixels of an effective receptive field above a threshold.
-
-    Args:
-        erf: [height, width] map from `effective_receptive_field`.
-        threshold: keep pixels above threshold * max.
-
-    Returns:
-        (top, left, bottom, right), bottom and right exclusive, comparable
-        with `ReceptiveField.region`.
-
-    Raises:
-        ValueError: for a map that is not 2-D, or one with no pixel above the
-            threshold (a dead neuron for this input).
-    """
-    erf = np.asarray(erf)
-    if erf.ndim != 2:
-        raise ValueError(f"erf must be a [height, width] map, got shape {erf.shape}.")
-    rows, cols = np.nonzero(erf > threshold * erf.max())
-    if rows.size == 0:
-        raise ValueError(
-            "No pixel of the effective receptive field is above the threshold: the neuron's "
-            "gradient is zero for these inputs (a dead ReLU?); try other inputs."
-        )
-    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
