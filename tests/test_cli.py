@@ -9,6 +9,10 @@ import pytest
 from featviz import cli
 
 CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.gin"))
+# Configs that build a 224-pixel keras.applications network (VGG16) take most of a minute each.
+_LONG = ("vgg16_classes.gin", "vgg16_reconstruct.gin", "imagenet_classes.gin", "imagenet_channels.gin")
+CONFIG_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if path.name in _LONG else path
+                 for path in CONFIGS]
 # The smoke run of every shipped config is offline: keras.applications models get random
 # weights (same architecture, layers and classes; the demo model ignores the binding).
 OFFLINE = ["load_model.weights=None"]
@@ -43,7 +47,7 @@ def test_gin_param_overrides_the_first_class(tmp_path):
     assert (tmp_path / "run" / "00_ClassLogit_horizontal_stripes.png").exists()
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("config", CONFIG_PARAMS, ids=lambda p: p.name)
 def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path):
     params = ["Visualizer.steps=2", *OFFLINE, *SMOKE.get(config.name, [])]
     argv = [str(config)] + [f"--gin_param={p}" for p in params]

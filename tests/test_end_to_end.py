@@ -8,6 +8,9 @@ import pytest
 import featviz as fv
 from featviz.demo import CLASS_NAMES, stripe_orientation
 
+# 192-step renders of every demo class: the long end-to-end check.
+pytestmark = pytest.mark.slow
+
 STRIPES = {"horizontal_stripes": 0.0, "diagonal_stripes": 45.0, "vertical_stripes": 90.0,
            "antidiagonal_stripes": 135.0}
 

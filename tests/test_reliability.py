@@ -57,6 +57,7 @@ def _quickstart_png(tmp_path: Path, name: str, *params: str) -> bytes:
     return (tmp_path / name / "grid.png").read_bytes()
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_byte_equal_pngs_other_seeds_differ(tmp_path):
     first = _quickstart_png(tmp_path, "a")
     assert _quickstart_png(tmp_path, "b") == first

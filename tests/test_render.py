@@ -53,6 +53,7 @@ def test_models_that_are_not_image_models_are_refused():
         fv.load_model(dense)
 
 
+@pytest.mark.slow
 def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tiny):
     """A notebook or sweep calling run() again: no retracing, no slow-down, no memory growth."""
     import gc

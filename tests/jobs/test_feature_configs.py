@@ -10,7 +10,7 @@ import pytest
 import featviz as fv
 from featviz import cli  # noqa: F401  (registers `experiment`, the root of every config)
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize("config, binding, model", [
