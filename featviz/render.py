@@ -10,6 +10,9 @@ see every step's losses and images and may end the run (`Visualizer.stop_trainin
 between-step operations (`featviz.operations`: scheduled blur and zoom, re-standardisation) are
 compiled once per image variable and applied after the steps they are due. A `StopToken`
 passed in (the CLI's signal handler sets one) stops the run at the end of the current step.
+The module is ~440 lines on purpose: it is the `Visualizer` (configuration, the compiled step,
+the run) and the small values it returns, which would otherwise be spread over modules that
+only it uses.
 
 The image, the objective and the loss are float32 whatever the model's dtype policy
 (mixed_float16 models compute in float16 inside; their activations are cast back). For the
