@@ -7,7 +7,7 @@ TensorBoard, save images), and jobs turn a config into renders and written resul
 
 The layers, from the top (each imports only from below it; `lint-imports` checks this):
 `cli` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
-`analysis` -> `objectives`, `params`, `transforms` -> `models` -> `io`, `demo`.
+`analysis`, `atlas` -> `objectives`, `params`, `transforms` -> `models` -> `io`, `demo`.
 
 >>> import featviz as fv
 >>> model = fv.load_model("demo")
@@ -19,11 +19,14 @@ from featviz.analysis import evaluate
 from featviz.analysis.receptive_field import (ReceptiveField, center_position,
                                               effective_receptive_field, effective_region,
                                               receptive_field, receptive_fields)
+from featviz.atlas import Collection, DemoImages, ImageFolder, collect_activations
+from featviz.atlas.layout import bin_layout, umap_layout
 from featviz.callbacks import (Animation, Callback, CallbackList, HistorySaver, ImageSaver,
                                ProgressBar, TensorBoard)
 from featviz.io import HSVAdjust, adjust_hsv, grid, load_image, rows_figure, save_png
-from featviz.jobs import (Activations, LayerRender, NeuronField, Outputs, Reconstruction, Run,
-                          Variant, activation_grid, activation_grids, activation_maps,
+from featviz.jobs import (Activations, Atlas, LayerRender, NeuronField, Outputs, Reconstruction, Run,
+                          Variant, activation_atlas, activation_grid, activation_grids,
+                          activation_maps,
                           channel_sweep, layers_figure, neuron_fields, neurons_figure,
                           reconstruct, visualize_channels, visualize_neurons)
 from featviz.models import LOGITS, VisModel, load_model, redirected_relu, redirected_relu6
@@ -40,7 +43,7 @@ from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffi
                                 RandomScale, Zoom, compose, standard_transforms)
 
 __all__ = [
-    "ActivationMatch", "Activations", "Animation", "BetweenSteps", "Callback", "CallbackList",
+    "ActivationMatch", "Activations", "Animation", "Atlas", "Collection", "DemoImages", "ImageFolder", "BetweenSteps", "Callback", "CallbackList",
     "Channel", "ClassLogit", "ClassProbability", "Direction", "Downscale", "Features", "Fourier",
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
@@ -48,7 +51,9 @@ __all__ = [
     "ProgressBar", "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField",
     "Reconstruction", "Render", "Restandardize", "Run", "ScheduledTransform", "StopToken",
     "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "Variant", "VisModel", "Visualizer",
-    "Zoom", "activation_grid", "activation_grids", "activation_maps", "adjust_hsv",
+    "Zoom", "activation_atlas", "activation_grid", "activation_grids", "activation_maps",
+    "adjust_hsv",
+    "bin_layout", "collect_activations", "umap_layout",
     "center_position", "channel_moments", "channel_objectives", "channel_sweep", "class_metrics",
     "class_objectives", "compose", "default_transforms", "effective_receptive_field",
     "effective_region", "evaluate", "gram_matrix", "grid", "layers_figure", "load_image",

@@ -1,4 +1,4 @@
-"""The `featviz` command line: `featviz run CONFIG.gin` and `featviz layers MODEL`.
+"""The `featviz` command line: `featviz run CONFIG.gin`, `featviz atlas CONFIG.gin`, `featviz layers MODEL`.
 
 `layers` lists a model's layers with their output shapes, channel counts and theoretical
 receptive-field size and stride in input pixels ("?" where the field is unknown, "global" after
@@ -9,6 +9,11 @@ global pooling); `keras.applications` names are built without weights, so it wor
 (`experiment.job`, by default one `Visualizer` run) and writes `operative_config.gin` beside the
 outputs. Ctrl-C or SIGTERM stop the run at the end of the current step; what was finished is
 written, and the command exits non-zero with a one-line message.
+
+`atlas` is `run` for the `activation_atlas` job (the same gin parsing, run directory and
+signals), with `--images DIR` and `--layer NAME` as shorthands for its bindings. Rerunning into
+the same `--logdir` with `--overwrite` resumes: finished collection shards and icon batches are
+kept.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import datetime
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +76,12 @@ def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
         raise SystemExit(f"featviz: invalid gin configuration: {error}") from None
 
 
-def _command_run(args: argparse.Namespace) -> int:
-    from featviz.jobs import experiment, save_operative_config
+def _run_job(args: argparse.Namespace, params: Sequence[str], call: Callable[[Path, Any], Any]) -> int:
+    """Parses gin, makes the run directory and runs `call(logdir, stop)` under the signal handlers."""
+    from featviz.jobs import save_operative_config
     from featviz.render import NonFiniteError, StopToken
 
-    _parse_gin([args.config, *args.gin_file], args.gin_param)
+    _parse_gin([args.config, *args.gin_file], params)
     logdir = _run_directory(args.config, args.logdir, args.overwrite)
     received: list[int] = []
     stop = StopToken()
@@ -92,7 +98,7 @@ def _command_run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}
     try:
         with gin.unlock_config():
-            experiment(str(logdir), stop=stop)
+            call(logdir, stop)
     except NonFiniteError as error:
         save_operative_config(logdir)
         print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
@@ -107,6 +113,22 @@ def _command_run(args: argparse.Namespace) -> int:
         return _SIGNAL_EXIT[received[0]]
     print(f"featviz: done; outputs in {logdir} (tensorboard --logdir {logdir.parent})")
     return 0
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from featviz.jobs import experiment
+
+    return _run_job(args, args.gin_param, lambda logdir, stop: experiment(str(logdir), stop=stop))
+
+
+def _command_atlas(args: argparse.Namespace) -> int:
+    from featviz.jobs import Run, activation_atlas
+
+    # The shorthands go after the config's bindings and before --gin_param, which may override them.
+    params = [f"activation_atlas.{name} = {value!r}" for name, value in
+              (("images", args.images), ("layer", args.layer)) if value is not None]
+    return _run_job(args, [*params, *args.gin_param],
+                    lambda logdir, stop: activation_atlas(Run(logdir, stop)))
 
 
 def _field_columns(field: object) -> tuple[str, str]:
@@ -149,19 +171,31 @@ def _command_layers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments `run` and `atlas` share: the config, gin files and bindings, the run directory."""
+    parser.add_argument("config", help="a .gin file (see configs/)")
+    parser.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
+    parser.add_argument("--gin_param", action="append", default=[],
+                        help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
+    parser.add_argument("--logdir", help="run directory (default: runs/<config>-<time>)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow writing into an existing non-empty --logdir (atlas: resume there)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `featviz` command."""
     parser = argparse.ArgumentParser(prog="featviz", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a gin-configured visualization")
-    run.add_argument("config", help="a .gin file (see configs/)")
-    run.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
-    run.add_argument("--gin_param", action="append", default=[],
-                     help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
-    run.add_argument("--logdir", help="run directory (default: runs/<config>-<time>)")
-    run.add_argument("--overwrite", action="store_true", help="allow writing into an existing non-empty --logdir")
+    _add_run_arguments(run)
     run.set_defaults(handler=_command_run)
+
+    atlas = commands.add_parser("atlas", help="an activation atlas of a layer over a folder of images")
+    _add_run_arguments(atlas)
+    atlas.add_argument("--images", help="folder of images (any Pillow format), for activation_atlas.images")
+    atlas.add_argument("--layer", help="layer to lay out, for activation_atlas.layer")
+    atlas.set_defaults(handler=_command_atlas)
 
     layers = commands.add_parser("layers", help="list a model's layers with shapes, channel counts and receptive fields")
     layers.add_argument("model", help="'demo', a keras.applications name (e.g. vgg16) or a .keras/.h5 file")
