@@ -8,7 +8,10 @@ import pytest
 
 from featviz import cli
 
-CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.gin"))
+_ALL_CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.gin"))
+# `featviz atlas` configs; every other shipped config is for `featviz run`.
+ATLAS_CONFIGS = [path for path in _ALL_CONFIGS if path.name.endswith("_atlas.gin")]
+CONFIGS = [path for path in _ALL_CONFIGS if path not in ATLAS_CONFIGS]
 # Configs that build a 224-pixel keras.applications network (VGG16) take most of a minute each.
 _LONG = ("vgg16_classes.gin", "vgg16_reconstruct.gin", "imagenet_classes.gin", "imagenet_channels.gin")
 CONFIG_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if path.name in _LONG else path
@@ -89,3 +92,31 @@ def test_help_lists_the_subcommands(capsys):
         cli.main(["--help"])
     out = capsys.readouterr().out
     assert "run" in out and "layers" in out
+
+
+# The atlas smoke runs: a few images, a 3x3 grid, 2 icon steps, on random weights offline.
+ATLAS_SMOKE = ["collect_activations.positions_per_image=4", "activation_atlas.grid_size=3",
+               "render_icons.steps=2", "activation_atlas.projector_points=20", *OFFLINE]
+ATLAS_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if "imagenet" in path.name else path
+                for path in ATLAS_CONFIGS]
+
+
+@pytest.mark.parametrize("config", ATLAS_PARAMS, ids=lambda p: p.name)
+def test_every_shipped_atlas_config_runs(config, tmp_path, capsys):
+    params = [*ATLAS_SMOKE, "DemoImages.count=40"] if "demo" in config.name else [
+        *ATLAS_SMOKE, "collect_activations.attribution_chunk=1000"]
+    argv = ["atlas", str(config), "--logdir", str(tmp_path / "run")] + [f"--gin_param={p}" for p in params]
+    assert cli.main(argv) == 0
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"atlas.png", "atlas.html", "layout.npz", "cells.csv", "projector", "operative_config.gin"} <= names
+    if "imagenet" in config.name:
+        assert "(1 skipped)" in capsys.readouterr().out  # configs/images/README.md
+
+
+def test_atlas_shorthands_bind_the_layer_and_the_images(tmp_path, capsys):
+    argv = ["atlas", "configs/demo_atlas.gin", "--logdir", str(tmp_path / "run"), "--overwrite"]
+    assert cli.main([*argv, "--layer", "conv9"]) == 2
+    assert "has no layer 'conv9'" in capsys.readouterr().err
+    missing = tmp_path / "no-such-folder"
+    assert cli.main([*argv, "--images", str(missing)]) == 2
+    assert f"image folder {str(missing)!r} does not exist" in capsys.readouterr().err

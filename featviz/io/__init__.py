@@ -1,8 +1,9 @@
-"""Input and output at the bottom of featviz: image files, atomic writes and figures.
+"""Input and output at the bottom of featviz: image files, atomic writes, figures and HTML pages.
 
 `images` reads every image featviz takes (initial and target images, photo folders) and writes
 files atomically (a crash never leaves half a PNG, CSV or config); `figures` builds the
-labelled grids, rows, boxes and colour maps that jobs and callbacks save. Nothing here knows
+labelled grids, rows, boxes and colour maps that jobs and callbacks save; `html` renders the
+Jinja2 templates in `templates/` (autoescaped) into static pages. Nothing here knows
 about models, objectives or the loop.
 """
 
