@@ -104,7 +104,7 @@ ATLAS_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if "imagenet" in path
 @pytest.mark.parametrize("config", ATLAS_PARAMS, ids=lambda p: p.name)
 def test_every_shipped_atlas_config_runs(config, tmp_path, capsys):
     params = [*ATLAS_SMOKE, "DemoImages.count=40"] if "demo" in config.name else [
-        *ATLAS_SMOKE, "collect_activations.attribution_chunk=1000"]
+        *ATLAS_SMOKE, "collect_activations.batch_size=2"]
     argv = ["atlas", str(config), "--logdir", str(tmp_path / "run")] + [f"--gin_param={p}" for p in params]
     assert cli.main(argv) == 0
     names = {p.name for p in (tmp_path / "run").iterdir()}
