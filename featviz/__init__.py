@@ -7,7 +7,7 @@ TensorBoard, save images), and jobs turn a config into renders and written resul
 
 The layers, from the top (each imports only from below it; `lint-imports` checks this):
 `cli` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
-`analysis`, `atlas` -> `objectives`, `params`, `transforms` -> `models` -> `io`, `demo`.
+`analysis`, `collection` -> `objectives`, `params`, `transforms` -> `models` -> `io`, `demo`.
 
 >>> import featviz as fv
 >>> model = fv.load_model("demo")
@@ -19,8 +19,8 @@ from featviz.analysis import evaluate
 from featviz.analysis.receptive_field import (ReceptiveField, center_position,
                                               effective_receptive_field, effective_region,
                                               receptive_field, receptive_fields)
-from featviz.atlas import Collection, DemoImages, ImageFolder, collect_activations
-from featviz.atlas.layout import bin_layout, umap_layout
+from featviz.collection import Collection, DemoImages, ImageFolder, collect_activations
+from featviz.collection.layout import bin_layout, umap_layout
 from featviz.callbacks import (Animation, Callback, CallbackList, HistorySaver, ImageSaver,
                                ProgressBar, TensorBoard)
 from featviz.io import HSVAdjust, adjust_hsv, grid, load_image, rows_figure, save_png

@@ -1,8 +1,8 @@
 """The `activation_atlas` job: an activation atlas of a layer over a folder of images (Carter et al. 2019).
 
-Collect (`featviz.atlas.collect`: activation vectors at sampled positions of every image, with
+Collect (`featviz.collection.collect`: activation vectors at sampled positions of every image, with
 class attributions, in resumable shards under `<run>/collection/`) -> lay out (UMAP into
-[0, 1]^2) -> bin into a grid (`featviz.atlas.layout`) -> render one icon per non-empty cell
+[0, 1]^2) -> bin into a grid (`featviz.collection.layout`) -> render one icon per non-empty cell
 (`render_icons`: a cosine-weighted `Direction` objective of the cell's mean activation vector,
 `icon_batch` icons per `Visualizer` run, each finished batch written to
 `<run>/icons/batch_<n>.npz` and kept by a rerun with the same directions) -> write:
@@ -38,9 +38,9 @@ from PIL import Image
 from featviz import io as image_io
 from featviz import recipes
 from featviz.analysis.receptive_field import receptive_field
-from featviz.atlas import Collection, ImageSource, as_source, collect_activations
-from featviz.atlas.layout import Cells, bin_layout, purity, umap_layout
-from featviz.atlas.sources import class_names_of
+from featviz.collection import Collection, ImageSource, as_source, collect_activations
+from featviz.collection.layout import Cells, bin_layout, purity, umap_layout
+from featviz.collection.sources import class_names_of
 from featviz.io.html import write_page
 from featviz.jobs.base import Outputs, RunLike, as_run
 from featviz.models import VisModel, load_model
@@ -61,7 +61,7 @@ class Atlas:
         icons: float32 [cells, size, size, channels] in [0, 1], one per cell (fewer after a
             stop: the cells of the finished batches, in cell order).
         labels: for each cell, its top classes (most attributed first), [] without a head.
-        purity: `featviz.atlas.layout.purity` of the cells for a labelled source (demo), else None.
+        purity: `featviz.collection.layout.purity` of the cells for a labelled source (demo), else None.
     """
 
     collection: Collection

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import featviz as fv
-from featviz.atlas.layout import bin_layout, purity
+from featviz.collection.layout import bin_layout, purity
 from featviz.jobs.atlas import atlas_canvas, icon_scale
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import featviz as fv
-from featviz.atlas import Collection, DemoImages, ImageFolder, collect_activations, sample_positions
+from featviz.collection import Collection, DemoImages, ImageFolder, collect_activations, sample_positions
 
 
 def _collect(demo, directory, source=None, **settings):

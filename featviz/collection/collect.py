@@ -1,6 +1,6 @@
 """Collecting a layer's activation vectors over a folder of images, streamed to disk.
 
-Images are read in batches of `batch_size` (`featviz.atlas.sources`), run through
+Images are read in batches of `batch_size` (`featviz.collection.sources`), run through
 `VisModel.activations` (resize -> preprocess -> extract), and at `positions_per_image` spatial
 positions of each image (sampled without replacement from a generator seeded by `(seed, image
 index)`, so a position never depends on which batch its image fell into) the activation vector
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from featviz import io as image_io
-from featviz.atlas.sources import ImageSource
+from featviz.collection.sources import ImageSource
 from featviz.models import LOGITS, VisModel
 
 MANIFEST = "manifest.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featviz.atlas.layout import bin_layout, cell_of, normalize_layout, purity
+from featviz.collection.layout import bin_layout, cell_of, normalize_layout, purity
 
 
 def test_normalize_layout_fills_the_unit_square_and_clips_outliers():
