@@ -6,12 +6,13 @@ A callback overrides any of `on_run_begin(logs)`, `on_step_begin(step, logs)`,
 
 - step logs: "loss" (float, total), "losses" ([batch] per image), "objectives" ({term name:
   [batch]}), "metrics" ({"metric/name": [batch]}, when metrics are set), "images" (the step's
-  images, a [batch, height, width, channels] tensor in [0, 1]);
+  images, a [batch, height, width, channels] tensor in [0, 1]), "image_gradient" (the loss's
+  gradient with respect to those images, the same shape, a tensor);
 - run-begin logs: "names" (one name per image); run-end logs: "images" (final, numpy),
   "render" (the `Render`), "error" (the exception that ended the run, or None).
 
 Callbacks observe: they log (`TensorBoard`), save (`ImageSaver`, `Animation`, `HistorySaver`) and
-show progress (`ProgressBar`), and may end a run early (`visualizer.stop_training = True`), but
+show progress (`ProgressBar`), accumulate (`GradientMagnitude`: MACO's attribution map), and may end a run early (`visualizer.stop_training = True`), but
 never change the images; operations that do (scheduled blur and zoom, re-standardisation) are
 parts of the loop, in `featviz.operations`. Every frequency argument counts steps, and 0 turns
 that output off.
@@ -364,3 +365,46 @@ class ProgressBar(Callback):
         if error is not None:
             self._out.write(f"stopped: {error}\n")
         self._out.flush()
+
+
+@gin.register(module="featviz")
+class GradientMagnitude(Callback):
+    """Accumulates |d loss / d image| over the run: where the objective's evidence is (MACO).
+
+    Fel et al., "Unlocking Feature Visualization for Deeper Networks with MAgnitude Constrained
+    Optimization" (NeurIPS 2023) show the sum over all steps of the absolute image gradient as
+    the visualization's transparency map: pixels the objective never depends on stay at zero.
+    After the run `maps` holds it, [batch, height, width] (summed over colour channels, each
+    image scaled to a maximum of 1), and `save` writes one grayscale PNG per image
+    (`attribution_<i>.png`) and the raw sums (`attribution.npy`).
+
+    Args:
+        directory: where to write; default: the visualizer's run directory.
+        save: write the files (False: only keep `maps`).
+    """
+
+    def __init__(self, directory: str | None = None, save: bool = True) -> None:
+        self.directory = directory
+        self.save = save
+        self.maps: np.ndarray | None = None
+        self._sum: tf.Tensor | None = None
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        self._sum = None
+        self.maps = None
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        magnitude = tf.reduce_sum(tf.abs(logs["image_gradient"]), axis=-1)  # [batch, h, w]
+        self._sum = magnitude if self._sum is None else self._sum + magnitude
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        if self._sum is None:
+            return
+        total = self._sum.numpy()
+        peak = total.reshape(len(total), -1).max(axis=1)[:, None, None]
+        self.maps = total / np.maximum(peak, 1e-30)
+        if self.save:
+            directory = self.output_dir(self.directory)
+            image_io.atomic_write(directory / "attribution.npy", lambda tmp: np.save(tmp, total))
+            for i, attribution in enumerate(self.maps):
+                image_io.save_png(directory / f"attribution_{i:02d}.png", attribution[..., None])

@@ -100,7 +100,8 @@ class _Compiled:
         recipe: `Visualizer._recipe()` when it was built.
         step: the compiled step.
         variable: the raw image variable.
-        counter, seed, redirect_until: int64 scalar variables read by the step.
+        counter, seed, redirect_until, total: int64 scalar variables read by the step
+            (`total`: the run's number of steps, for transforms scheduled on its progress).
         optimizer: the built optimizer; optimizer_start: its variables' values when built.
         between_steps: (operation, its compiled update of `variable`) pairs.
     """
@@ -111,6 +112,7 @@ class _Compiled:
     counter: tf.Variable
     seed: tf.Variable
     redirect_until: tf.Variable
+    total: tf.Variable
     optimizer: keras.optimizers.Optimizer
     optimizer_start: list[np.ndarray]
     between_steps: tuple[tuple[BetweenSteps, Callable[[], None]], ...]
@@ -329,6 +331,7 @@ class Visualizer:
         compiled.counter.assign(0)
         compiled.seed.assign(self.seed)
         compiled.redirect_until.assign(self.redirect_relu_steps)
+        compiled.total.assign(self.steps)
         for variable, value in zip(compiled.optimizer.variables, compiled.optimizer_start):
             variable.assign(value)
         return compiled.step
@@ -343,6 +346,7 @@ class Visualizer:
         counter = tf.Variable(0, dtype=tf.int64, name="step")
         seed = tf.Variable(self.seed, dtype=tf.int64, name="seed")
         redirect_until = tf.Variable(self.redirect_relu_steps, dtype=tf.int64, name="redirect_until")
+        total = tf.Variable(self.steps, dtype=tf.int64, name="total")
         # Slot variables must exist before tracing: none may be created inside tf.cond.
         optimizer.build([variable])
         optimizer_start = [v.numpy() for v in optimizer.variables]
@@ -352,14 +356,17 @@ class Visualizer:
         def step() -> dict[str, tf.Tensor]:
             step_seed = tf.stack([seed, counter])
             relus = counter < redirect_until if redirect else None
+            # In [0, 1): how far the run is, for transforms that change over it (MACO's crops).
+            progress = tf.cast(counter, tf.float32) / tf.cast(total, tf.float32)
             with tf.GradientTape() as tape:
                 images = self.param.to_images(variable)
-                inputs = self.model.fit_input(self.transform(images, step_seed))
+                inputs = self.model.fit_input(self.transform(images, step_seed, progress))
                 features = Features(extract(self.model.preprocess(inputs), relus), images, self.model)
                 values = tf.stack([leaf(features) for leaf in leaves])  # [terms, batch]
                 per_image = tf.tensordot(weights, values, axes=1)  # [batch]
                 loss = -tf.reduce_sum(per_image)
-            gradient = tape.gradient(loss, variable)
+            # The image gradient comes from the same backward pass (MACO's attribution map).
+            gradient, image_gradient = tape.gradient(loss, [variable, images])
             for transform in self.gradient_transforms:
                 gradient = transform(gradient)
             finite = tf.logical_and(tf.math.is_finite(loss), tf.reduce_all(tf.math.is_finite(gradient)))
@@ -372,14 +379,14 @@ class Visualizer:
             tf.cond(finite, apply, lambda: tf.constant(False))
             counter.assign_add(1)
             outputs = {"loss": loss, "losses": -per_image, "values": values, "images": images,
-                       "finite": finite}
+                       "image_gradient": image_gradient, "finite": finite}
             if self.metrics:
                 outputs["metrics"] = tf.stack([metric(features) for metric in self.metrics])
             return outputs
 
         between = tuple((operation, _compiled_update(operation, self.param, variable))
                         for operation in self.between_steps)
-        return _Compiled(self._recipe(), step, variable, counter, seed, redirect_until,
+        return _Compiled(self._recipe(), step, variable, counter, seed, redirect_until, total,
                          optimizer, optimizer_start, between)
 
     def run(self) -> Render:
@@ -425,7 +432,8 @@ class Visualizer:
                 history: dict[str, list]) -> dict:
         values = outputs["values"].numpy()
         logs = {"loss": float(outputs["loss"]), "losses": outputs["losses"].numpy(),
-                "images": outputs["images"], "objectives": dict(zip(term_names, values))}
+                "images": outputs["images"], "image_gradient": outputs["image_gradient"],
+                "objectives": dict(zip(term_names, values))}
         if metric_names:
             logs["metrics"] = dict(zip(metric_names, outputs["metrics"].numpy()))
         for key in ("loss", "losses"):

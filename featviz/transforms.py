@@ -8,6 +8,9 @@ input sizes (jitter crops, scaling resizes): the loop resizes to the model's inp
 
 Transforms are immutable and do their TensorFlow work only when called; constant kernels are
 computed once, at trace time. `compose` chains a list, splitting the seed between the members.
+A transform whose class sets `uses_progress = True` (`RandomCrop`) is also given the run's
+progress, a float32 scalar in [0, 1) (step / steps), as a third argument: the loop passes it.
+`CompositeRandomBackground` turns the RGBA images of `Transparent` into RGB the model can read.
 The same deterministic transforms (`GaussianBlur`, `Zoom`) also serve as *between-step*
 operations through the `ScheduledTransform` callback.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import gin
 import numpy as np
@@ -40,12 +44,20 @@ def compose(transforms: Sequence[Transform]) -> Transform:
                 f"@{getattr(transform, '__name__', 'Name')}() with parentheses"
             )
 
-    def composed(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    def composed(images: tf.Tensor, seed: tf.Tensor, progress: tf.Tensor | None = None) -> tf.Tensor:
         if not transforms:
             return images
         seeds = tf.random.experimental.stateless_split(seed, num=len(transforms))
         for i, transform in enumerate(transforms):
-            images = transform(images, seeds[i])
+            if getattr(transform, "uses_progress", False):
+                if progress is None:
+                    raise ValueError(
+                        f"{transform!r} changes over the run and needs its progress; it runs "
+                        f"inside a Visualizer, which passes it"
+                    )
+                images = transform(images, seeds[i], progress)
+            else:
+                images = transform(images, seeds[i])
         return images
 
     return composed
@@ -324,3 +336,111 @@ class RandomAffine:
             fill_value=float(self.fill_value), interpolation="BILINEAR",
             fill_mode=self.fill_mode.upper(),
         )
+
+
+# Lucid's `collapse_alpha_random(sd=0.5)` (optvis/transform.py) composites over
+# `param.image_sample(shape, sd=0.5)`: a random decorrelated 1/f-spectrum image. The same here,
+# with the spectrum's standard deviation `sd` and Lucid's division by 4 before the sigmoid.
+_BACKGROUND_SD = 0.5
+
+
+def _noise_background(shape: tf.Tensor, seed: tf.Tensor, sd: float) -> tf.Tensor:
+    """Random 1/f-spectrum images in [0, 1], [batch, height, width, channels] of `shape`."""
+    batch, height, width, channels = tf.unstack(shape)
+    # |frequency| in cycles per image, in the layout of rfft2d's output.
+    fy = tf.cast(tf.minimum(tf.range(height), height - tf.range(height)), tf.float32)
+    fx = tf.cast(tf.range(width // 2 + 1), tf.float32)
+    hw = tf.cast(tf.stack([height, width]), tf.float32)
+    freqs = tf.sqrt((fy[:, None] / hw[0]) ** 2 + (fx[None, :] / hw[1]) ** 2)
+    scale = 1.0 / tf.maximum(freqs, 1.0 / tf.reduce_max(hw)) * tf.sqrt(hw[0] * hw[1])
+    spectrum_shape = tf.stack([batch, channels, height, width // 2 + 1, 2])
+    raw = tf.random.stateless_normal(spectrum_shape, seed=seed, stddev=sd)
+    spectrum = tf.complex(raw[..., 0], raw[..., 1]) * tf.cast(scale, tf.complex64)
+    planes = tf.signal.irfft2d(spectrum, fft_length=tf.stack([height, width]))
+    return tf.sigmoid(tf.transpose(planes, [0, 2, 3, 1]) / 4.0)
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class CompositeRandomBackground:
+    """Composites RGBA images over a new random background every step: rgb * a + bg * (1 - a).
+
+    Lucid's `collapse_alpha_random`: since the background changes every step, only opaque
+    pixels carry evidence the model can rely on, so a transparent visualization keeps opaque
+    only what matters. Put it first in the transform list (before padding and jitter), with a
+    parameterization that makes an alpha channel (`Transparent`).
+
+    Attributes:
+        sd: the random background spectrum's standard deviation (Lucid: 0.5); 0 composites
+            over mid-grey.
+    """
+
+    sd: float = _BACKGROUND_SD
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sd, bool) or not isinstance(self.sd, (int, float)) or self.sd < 0:
+            raise ValueError(f"CompositeRandomBackground sd must be a number >= 0, got {self.sd!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """images [batch, h, w, channels + 1] (opacity last) -> [batch, h, w, channels]."""
+        if images.shape[-1] not in (2, 4):
+            raise ValueError(
+                f"CompositeRandomBackground needs images with an alpha channel (2 or 4 "
+                f"channels, e.g. from the Transparent parameterization), got "
+                f"{images.shape[-1]} channels"
+            )
+        color, alpha = images[..., :-1], images[..., -1:]
+        background = _noise_background(tf.shape(color), seed, float(self.sd))
+        return color * alpha + background * (1.0 - alpha)
+
+
+# MACO's crops (xplique `maco`, Fel et al. 2023): box sides drawn around a mean that decays
+# linearly from half the image to 5% of it, with standard deviation 0.05, clipped to at least
+# 0.05; box centres drawn around the image's centre with standard deviation 0.15.
+_CROP_SIZE_STD = 0.05
+_CROP_CENTRE_STD = 0.15
+_CROP_MIN = 0.05
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class RandomCrop:
+    """A random square crop per image, resized back to the image's size; smaller as the run goes.
+
+    The crop's side, as a fraction of the image's shorter side, is drawn around a mean that
+    moves linearly from `sizes[0]` at the first step to `sizes[1]` at the last (MACO: large
+    crops first set the global layout, small crops then refine details everywhere). The box is
+    kept inside the image.
+
+    Attributes:
+        sizes: (first, last) mean crop side, fractions in (0, 1] (xplique's MACO: 0.5 -> 0.05,
+            for 512-pixel images; larger for images near the model's input size).
+    """
+
+    sizes: tuple[float, float] = (0.5, 0.05)
+    uses_progress: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        sizes = self.sizes
+        if (isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+                           for v in sizes)):
+            raise ValueError(f"RandomCrop sizes must be a (first, last) pair of fractions in "
+                             f"(0, 1], got {sizes!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
+        """images [batch, h, w, c] -> [batch, h, w, c], each a crop of its image, resized."""
+        batch = tf.shape(images)[0]
+        seeds = tf.random.experimental.stateless_split(seed, num=3)
+        first, last = (float(v) for v in self.sizes)
+        mean = first + (last - first) * tf.cast(progress, tf.float32)
+        side = mean + _CROP_SIZE_STD * tf.random.stateless_normal([batch], seed=seeds[0])
+        side = tf.clip_by_value(side, _CROP_MIN, 1.0)
+        size = tf.cast(tf.shape(images)[1:3], tf.float32)
+        # Square in pixels: the side is a fraction of the shorter image side.
+        shorter = tf.reduce_min(size)
+        extent = tf.stack([side * shorter / size[0], side * shorter / size[1]], axis=1)  # [b, 2]
+        centre = 0.5 + _CROP_CENTRE_STD * tf.random.stateless_normal([batch, 2], seed=seeds[1])
+        centre = tf.clip_by_value(centre, extent / 2, 1.0 - extent / 2)
+        boxes = tf.concat([centre - extent / 2, centre + extent / 2], axis=1)  # y1, x1, y2, x2
+        return tf.image.crop_and_resize(images, boxes, tf.range(batch), tf.shape(images)[1:3])

@@ -1,4 +1,4 @@
-"""Parameterizations: how a batch of images is represented by the variable being optimized.
+"""The parameterization base class and the two spatial ones, `Pixel` and `Fourier`.
 
 A parameterization is an immutable configuration. It creates the initial value of the raw
 variable (`initial`), maps the raw variable to images in [0, 1] (`to_images`, differentiable, run
