@@ -19,27 +19,33 @@ from featviz.analysis import evaluate
 from featviz.analysis.receptive_field import (ReceptiveField, center_position,
                                               effective_receptive_field, effective_region,
                                               receptive_field, receptive_fields)
-from featviz.callbacks import (Animation, Callback, CallbackList, HistorySaver, ImageSaver,
-                               ProgressBar, TensorBoard)
+from featviz.callbacks import (Animation, Callback, CallbackList, GradientMagnitude, HistorySaver,
+                               ImageSaver, ProgressBar, TensorBoard)
 from featviz.io import HSVAdjust, adjust_hsv, grid, load_image, rows_figure, save_png
 from featviz.jobs import (Activations, LayerRender, NeuronField, Outputs, Reconstruction, Run,
                           Variant, activation_grid, activation_grids, activation_maps,
                           channel_sweep, layers_figure, neuron_fields, neurons_figure,
                           reconstruct, visualize_channels, visualize_neurons)
 from featviz.models import LOGITS, VisModel, load_model, redirected_relu, redirected_relu6
-from featviz.objectives import (L2, ActivationMatch, Channel, ClassLogit, ClassProbability,
+from featviz.objectives import (L2, ActivationMatch, Alignment, Channel, ChannelInterpolate,
+                                Diversity, Opacity, frame_distances, gram_similarity, ClassLogit, ClassProbability,
                                 Direction, Features, FunctionObjective, LayerActivation, Neuron,
                                 Objective, StyleMatch, Sum, TotalVariation, channel_moments,
                                 channel_objectives, class_metrics, class_objectives, gram_matrix,
                                 objective, stack, target_activations, weighted_sum)
 from featviz.operations import BetweenSteps, NormalizeGradient, Restandardize, ScheduledTransform
-from featviz.params import Fourier, Parameterization, Pixel
+from featviz.params import (CPPN, Fourier, Maco, Parameterization, Pixel, SharedLowRes,
+                            Transparent, natural_spectrum)
 from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
-from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffine, RandomRotate,
-                                RandomScale, Zoom, compose, standard_transforms)
+from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
+                                RandomAffine, RandomCrop, RandomRotate, RandomScale, Zoom, compose,
+                                standard_transforms)
 
 __all__ = [
+    "CPPN", "Alignment", "ChannelInterpolate", "CompositeRandomBackground", "Diversity",
+    "GradientMagnitude", "Maco", "Opacity", "RandomCrop", "SharedLowRes", "Transparent",
+    "frame_distances", "gram_similarity", "natural_spectrum",
     "ActivationMatch", "Activations", "Animation", "BetweenSteps", "Callback", "CallbackList",
     "Channel", "ClassLogit", "ClassProbability", "Direction", "Downscale", "Features", "Fourier",
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
