@@ -22,12 +22,13 @@ from featviz.analysis.receptive_field import (ReceptiveField, center_position,
 from featviz.callbacks import (Animation, Callback, CallbackList, GradientMagnitude, HistorySaver,
                                ImageSaver, ProgressBar, TensorBoard)
 from featviz.io import HSVAdjust, adjust_hsv, grid, load_image, rows_figure, save_png
-from featviz.jobs import (Activations, LayerRender, NeuronField, Outputs, Reconstruction, Run,
+from featviz.jobs import (Accentuation, Caricature, Dream, accentuate, caricature, deepdream,
+                          Activations, LayerRender, NeuronField, Outputs, Reconstruction, Run,
                           Variant, activation_grid, activation_grids, activation_maps,
                           channel_sweep, layers_figure, neuron_fields, neurons_figure,
                           reconstruct, visualize_channels, visualize_neurons)
 from featviz.models import LOGITS, VisModel, load_model, redirected_relu, redirected_relu6
-from featviz.objectives import (L2, ActivationMatch, Alignment, Channel, ChannelInterpolate,
+from featviz.objectives import (L2, ActivationDot, ActivationMatch, Alignment, Channel, ChannelInterpolate,
                                 Diversity, Opacity, frame_distances, gram_similarity, ClassLogit, ClassProbability,
                                 Direction, Features, FunctionObjective, LayerActivation, Neuron,
                                 Objective, StyleMatch, Sum, TotalVariation, channel_moments,
@@ -43,6 +44,7 @@ from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBl
                                 standard_transforms)
 
 __all__ = [
+    "Accentuation", "ActivationDot", "Caricature", "Dream", "accentuate", "caricature", "deepdream",
     "CPPN", "Alignment", "ChannelInterpolate", "CompositeRandomBackground", "Diversity",
     "GradientMagnitude", "Maco", "Opacity", "RandomCrop", "SharedLowRes", "Transparent",
     "frame_distances", "gram_similarity", "natural_spectrum",

@@ -36,14 +36,14 @@ from featviz.objectives.base import (Features, FunctionObjective, Objective, Sum
 from featviz.objectives.batch import (Alignment, ChannelInterpolate, Diversity, frame_distances,
                                       gram_similarity)
 from featviz.objectives.factories import channel_objectives, class_metrics, class_objectives
-from featviz.objectives.matching import (ActivationMatch, LayerActivation, StyleMatch,
+from featviz.objectives.matching import (ActivationDot, ActivationMatch, LayerActivation, StyleMatch,
                                          channel_moments, gram_matrix, squared_distance,
                                          target_activations)
 from featviz.objectives.regularizers import L2, Opacity, TotalVariation
 from featviz.objectives.units import Channel, ClassLogit, ClassProbability, Direction, Neuron
 
 __all__ = [
-    "LOGITS", "L2", "ActivationMatch", "Alignment", "ChannelInterpolate", "Diversity", "Opacity",
+    "LOGITS", "L2", "ActivationDot", "ActivationMatch", "Alignment", "ChannelInterpolate", "Diversity", "Opacity",
     "frame_distances", "gram_similarity", "Channel", "ClassLogit", "ClassProbability", "Direction",
     "Features", "FunctionObjective", "LayerActivation", "Neuron", "Objective", "StyleMatch", "Sum",
     "TotalVariation", "channel_moments", "channel_objectives", "class_metrics", "class_objectives",
