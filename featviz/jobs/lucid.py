@@ -73,10 +73,10 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def _objective_value(model: VisModel, objective: Objective, image: np.ndarray) -> float:
     """The objective of one image, without transforms (resized to the model's input)."""
     batch = tf.constant(image[None], tf.float32)
-    inputs = model.fit_input(batch)
     leaves = [leaf for _, leaf in objective.terms()]
     keys = [key for leaf in leaves for key in leaf.layers]
-    features = Features(model.activations(model.preprocess(inputs), keys), batch, model)
+    # `activations` resizes and preprocesses, as the step does.
+    features = Features(model.activations(batch, keys), batch, model)
     return float(objective(features)[0])
 
 

@@ -73,3 +73,14 @@ def test_accentuation_raises_the_unit_and_stays_closer_with_a_larger_penalty(tin
     assert (tmp_path / "accentuation.csv").read_text().count("\n") == 5
     with pytest.raises(ValueError, match="holds none"):
         fv.accentuate(tmp_path / "x", tiny, str(tmp_path / "empty"), fv.Channel("conv2", 0), "conv1")
+
+
+def test_job_measurements_see_images_as_the_step_does(tiny_keras_model, photos):
+    # A model with real preprocessing: the measurement must preprocess once, as the step does.
+    model = fv.load_model(tiny_keras_model, preprocess="mobilenet")
+    objective = fv.LayerActivation("conv2", "l2")
+    photo = fv.io.as_image_batch(str(photos / "coffee.png"), (32, 32), 3, 1)
+    render = fv.Visualizer(model, objective, param=fv.Pixel(32, init=photo), transforms=[],
+                           steps=1, learning_rate=1e-9).run()
+    measured = lucid._objective_value(model, objective, photo[0])
+    assert measured == pytest.approx(float(render.history[objective.name][0, 0]), rel=1e-3)

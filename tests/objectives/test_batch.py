@@ -19,14 +19,14 @@ def _render(model, objective, param, steps=48):
 
 def _similarity(model, images, layer):
     """Mean off-diagonal Gram cosine similarity of a batch at `layer`."""
-    acts = model.activations(model.preprocess(tf.constant(images)), [layer])[layer]
+    acts = model.activations(images, [layer])[layer]
     similarity = fv.gram_similarity(acts).numpy()
     batch = len(similarity)
     return (similarity.sum() - np.trace(similarity)) / (batch * (batch - 1))
 
 
 def _channel(model, images, layer, channel):
-    acts = model.activations(model.preprocess(tf.constant(images)), [layer])[layer]
+    acts = model.activations(images, [layer])[layer]
     return acts[..., channel].numpy().mean(axis=(1, 2))
 
 
@@ -44,7 +44,7 @@ def test_diversity_lowers_gram_similarity_and_each_image_still_raises_the_channe
 
 def test_diversity_value_is_minus_lucids_sum_split_over_images(tiny):
     images = np.random.default_rng(0).uniform(size=(3, SIZE, SIZE, 3)).astype(np.float32)
-    features = Features(tiny.activations(tiny.preprocess(tf.constant(images)), ["conv1"]),
+    features = Features(tiny.activations(images, ["conv1"]),
                         tf.constant(images), tiny)
     values = fv.Diversity("conv1")(features).numpy()
     similarity = fv.gram_similarity(features["conv1"]).numpy()
