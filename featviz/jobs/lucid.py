@@ -257,7 +257,10 @@ def accentuate(
     Image j of photograph p maximises `unit + weights[j] * ActivationMatch(layer, p)`, starting
     from p: the unit rises while the penalty keeps `layer`'s features near the photograph's, so
     the change shows where and what in this photograph drives the unit. Larger weights keep
-    closer to the photograph.
+    closer to the photograph. The penalty compares position by position, so run it without
+    transforms that move the image (`Visualizer.transforms = []`, as `configs/accentuate.gin`
+    does): under the recipe's random affine the photograph's features can never be matched and
+    the render drifts away from it.
 
     Args:
         run: the run (or its directory).
