@@ -320,8 +320,8 @@ def _write_mp4(path: str, frames: list[np.ndarray], fps: int) -> None:
 class ProgressBar(Callback):
     """A one-line progress bar on stderr with steps/s and the loss.
 
-    On a terminal it redraws at most `refresh` times a second; otherwise (logs, CI) it prints a
-    line at every 10% of the run.
+    On a terminal or in a Jupyter notebook it redraws one line at most `refresh` times a second;
+    otherwise (logs, CI) it prints a line at every 10% of the run.
     """
 
     def __init__(self, width: int = 30, refresh: float = 10.0, stream: Any = None) -> None:
@@ -331,7 +331,10 @@ class ProgressBar(Callback):
 
     def on_run_begin(self, logs: Logs | None = None) -> None:
         self._out = self.stream or sys.stderr
-        self._tty = hasattr(self._out, "isatty") and self._out.isatty()
+        # A notebook's stderr is no terminal, but Jupyter moves back to the line start at "\r", so
+        # redrawing keeps one updating line there too.
+        notebook = type(self._out).__module__.startswith("ipykernel.")
+        self._tty = notebook or (hasattr(self._out, "isatty") and self._out.isatty())
         self._start = time.perf_counter()
         self._last_draw = 0.0
         self._total = self.visualizer.steps

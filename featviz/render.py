@@ -23,7 +23,10 @@ random start leaves dead still receive a gradient.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
+import io
 import threading
 from collections.abc import Callable, Sequence
 
@@ -32,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from featviz import io as image_io
 from featviz import recipes
 from featviz.callbacks import Callback, CallbackList
 from featviz.models import VisModel, load_model
@@ -90,6 +94,23 @@ class Render:
     names: list[str]
     history: dict[str, np.ndarray]
     steps: int
+
+    def _repr_png_(self) -> bytes:
+        """The images as one grid labelled with their names: a `Render` shown by Jupyter/IPython."""
+        # Small renders (the demo model's 64 px) are enlarged so that tiles and labels are legible.
+        scale = max(1, -(-128 // self.images.shape[1]))
+        buffer = io.BytesIO()
+        image_io.to_pil(image_io.grid(self.images, self.names, scale=scale)).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:
+        """The labelled grid with a caption of the run (images, steps, final loss), for notebooks."""
+        png = base64.b64encode(self._repr_png_()).decode("ascii")
+        caption = f"{len(self.names)} image(s), {self.steps} step(s)"
+        if len(self.history.get("loss", ())):
+            caption += f", final loss {float(self.history['loss'][-1]):.4g}"
+        return (f'<figure style="margin: 0"><img src="data:image/png;base64,{png}"/>'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -104,6 +104,22 @@ def test_progress_bar_reports_steps_per_second_and_loss(tiny):
     assert "steps/s" in lines[-1] and "loss" in lines[-1]
 
 
+class _NotebookStream(io.StringIO):
+    """Stands in for ipykernel's stderr: no terminal, but Jupyter honours carriage returns."""
+
+
+_NotebookStream.__module__ = "ipykernel.iostream"
+
+
+def test_progress_bar_in_a_notebook_redraws_one_line(tiny):
+    stream = _NotebookStream()
+    fv.Visualizer(tiny, fv.ClassLogit("one"), param=fv.Fourier(32), steps=20,
+                  callbacks=[fv.ProgressBar(stream=stream, refresh=1e6)]).run()
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.split("\r")[-1].startswith("[" + "=" * 30 + "] 20/20")
+    assert text.count("\r") == 20 and "] 1/20" in text  # one redraw per step, on one line
+
+
 def test_callbacks_must_be_instances(tiny):
     with pytest.raises(TypeError, match="callback 0 is .*with parentheses"):
         fv.Visualizer(tiny, fv.ClassLogit(0), callbacks=[fv.ImageSaver])
