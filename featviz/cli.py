@@ -197,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weights for keras.applications names (default: none, works offline)")
     layers.set_defaults(handler=_command_layers)
 
-    listing = commands.add_parser("configs", help="list the shipped configs with their header lines")
+    listing = commands.add_parser("configs", parents=[common],
+                                  help="list the shipped configs with their header lines")
     listing.set_defaults(handler=_command_configs)
     return parser
 
