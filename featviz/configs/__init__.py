@@ -147,9 +147,10 @@ def read(files: Sequence[str | os.PathLike]) -> list[str]:
     """Prepares gin to parse `files` as written, wherever they are; returns the path rebindings.
 
     Walks the files and everything they include (in gin's order), adds each config's
-    directory to gin's include search path (`known`), and returns one gin binding for every
-    final binding whose value names files beside the config that wrote it, with those paths
-    made absolute. Parse `files`, then these bindings, then the user's own.
+    directory to gin's include search path (gin keeps that list for the process; a directory
+    added twice is searched twice, harmlessly), and returns one gin binding for every final
+    binding whose value names files beside the config that wrote it, with those paths made
+    absolute. Parse `files`, then these bindings, then the user's own.
 
     Raises:
         SyntaxError: a config is not valid gin (file and line named).
