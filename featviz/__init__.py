@@ -32,7 +32,7 @@ from featviz.render import NonFiniteError, NormalizeGradient, Render, Visualizer
 from featviz.transfer import (ActivationMatch, LayerActivation, StyleMatch, channel_moments,
                               gram_matrix, target_activations)
 from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffine, RandomRotate,
-                                RandomScale, Zoom, compose, standard_transforms)
+                                RandomScale, Resize, Zoom, compose, standard_transforms)
 
 __all__ = [
     "ActivationMatch", "Activations", "Animation", "Callback", "CallbackList", "Channel",
@@ -40,7 +40,7 @@ __all__ = [
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
     "NormalizeGradient", "Objective", "Pad", "Parameterization", "Pixel", "ProgressBar",
-    "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField", "Reconstruction", "Render",
+    "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField", "Reconstruction", "Render", "Resize",
     "Restandardize", "ScheduledTransform", "StyleMatch", "Sum", "TensorBoard", "TotalVariation",
     "VisModel", "Visualizer", "Zoom", "activation_grid", "activation_grids", "activation_maps",
     "adjust_hsv", "center_position", "channel_moments", "channel_objectives", "channel_sweep",
