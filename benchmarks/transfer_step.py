@@ -30,7 +30,7 @@ REPEATS = 3
 def naive_match(features, layer, image):
     """-||a - t||^2 / ||t||^2 with t recomputed from the image inside the step."""
     model = features.model
-    target_image = tf.constant(fv.images.as_image_batch(image, model.input_size, 3, 1))
+    target_image = tf.constant(fv.io.as_image_batch(image, model.input_size, 3, 1))
     target = model.extractor([layer])(model.preprocess(target_image))[layer]
     error = tf.reduce_sum(tf.square(features[layer] - target), axis=[1, 2, 3])
     return -error / tf.reduce_sum(tf.square(target))

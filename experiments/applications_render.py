@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import featviz as fv
-from featviz.graph import find_logits
+from featviz.models.graph import find_logits
 
 FAMILIES = {  # name: input side (the family's smallest practical size, small for speed)
     "vgg16": 64, "vgg19": 64, "resnet50": 64, "resnet50v2": 64, "mobilenet": 64,

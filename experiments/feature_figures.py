@@ -24,7 +24,7 @@ import tensorflow as tf
 from small_png import shrink
 
 import featviz as fv
-from featviz.neurons import format_table
+from featviz.jobs.neurons import format_table
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 # The reference network sits in shared/models/ beside the checkout (or beside the directory of

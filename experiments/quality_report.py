@@ -45,7 +45,7 @@ import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
 import featviz as fv
-from featviz.evaluate import (channel_robustness, high_frequency_power, perturbation_robustness,
+from featviz.analysis.evaluate import (channel_robustness, high_frequency_power, perturbation_robustness,
                               strong_perturbations)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,8 +69,7 @@ class Unavailable(RuntimeError):
 def run_seed(model_args: dict, kind: str, targets: Sequence[Target], steps: int | None) -> np.ndarray:
     """The seed method from its shipped config, with only the model (and targets) rebound."""
     bindings = [f"load_model.{key} = {value!r}" for key, value in model_args.items()]
-    bindings += ["Visualizer.callbacks = [@Restandardize(), @zoom/ScheduledTransform(), "
-                 "@blur/ScheduledTransform()]", "Visualizer.metrics = []"]
+    bindings += ["Visualizer.callbacks = []", "Visualizer.metrics = []"]
     if steps is not None:
         bindings.append(f"Visualizer.steps = {steps}")
     if kind == "classes":
@@ -203,7 +202,7 @@ def photo_high_frequency(size: tuple[int, int]) -> dict[str, float]:
 
     shares = {}
     for name in PHOTOS:
-        photo = fv.images.as_image_batch(getattr(skimage.data, name)(), size, 3, 1)
+        photo = fv.io.as_image_batch(getattr(skimage.data, name)(), size, 3, 1)
         shares[name] = float(high_frequency_power(photo)[0])
     return shares
 
@@ -261,12 +260,12 @@ def figure(rows: dict[str, np.ndarray], labels: Sequence[str], path: Path, tile:
             y = y0 + top + r * (tile + pad)
             draw.multiline_text((4, y + tile // 2 - 12), label, fill="black", font=font)
             for c, index in enumerate(block):
-                tile_image = Image.fromarray(fv.images.to_uint8(images[index]))
+                tile_image = Image.fromarray(fv.io.to_uint8(images[index]))
                 tile_image = tile_image.resize((tile, tile), Image.Resampling.LANCZOS)
                 canvas.paste(tile_image, (left + c * (tile + pad), y))
     # A 256-colour palette (no dithering) keeps the file small and the textures legible.
     palette = canvas.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    fv.images.atomic_write(path, lambda tmp: palette.save(tmp, format="PNG", optimize=True))
+    fv.io.atomic_write(path, lambda tmp: palette.save(tmp, format="PNG", optimize=True))
     return path.stat().st_size
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import skimage.data
 from PIL import Image
 
-from featviz.images import atomic_write
+from featviz.io import atomic_write
 
 NAMES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
 DIRECTORY = Path(__file__).resolve().parent.parent / "configs" / "images"

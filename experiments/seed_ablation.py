@@ -37,8 +37,8 @@ import tensorflow as tf
 
 import featviz as fv
 from experiments.seed_method import model_arguments
-from featviz.cli import experiment
-from featviz.evaluate import default_perturbations, downscale_blur, high_frequency_power, perturbation_robustness
+from featviz.jobs import experiment
+from featviz.analysis.evaluate import default_perturbations, downscale_blur, high_frequency_power, perturbation_robustness
 
 VARIANTS = {  # name -> (zoom, blur)
     "zoom+blur": (True, True),
@@ -53,10 +53,11 @@ FIGURE_COLUMNS = 5
 
 def render_variant(config: str, bindings: list[str], zoom: bool, blur: bool, seed: int,
                    rounds: int | None, logdir: Path) -> tuple[np.ndarray, list[str]]:
-    """Runs the config with or without the zoom and blur callbacks; returns images and classes."""
-    callbacks = ["@Restandardize()"] + ["@zoom/ScheduledTransform()"] * zoom
-    callbacks += ["@blur/ScheduledTransform()"] * blur + ["@ImageSaver()"]
-    bindings = bindings + [f"Visualizer.callbacks = [{', '.join(callbacks)}]", f"Visualizer.seed = {seed}"]
+    """Runs the config with or without the zoom and blur operations; returns images and classes."""
+    between = ["@Restandardize()"] + ["@zoom/ScheduledTransform()"] * zoom
+    between += ["@blur/ScheduledTransform()"] * blur
+    bindings = bindings + [f"Visualizer.between_steps = [{', '.join(between)}]",
+                           "Visualizer.callbacks = [@ImageSaver()]", f"Visualizer.seed = {seed}"]
     gin.clear_config()
     gin.parse_config_files_and_bindings([config], bindings, skip_unknown=False)
     classes = list(gin.query_parameter("CLASSES/macro.value"))

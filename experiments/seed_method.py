@@ -30,8 +30,8 @@ import gin
 import numpy as np
 
 import featviz as fv
-from featviz.cli import GinConfigSaver, experiment
-from featviz.evaluate import high_frequency_power, perturbation_robustness
+from featviz.jobs import experiment, save_operative_config
+from featviz.analysis.evaluate import high_frequency_power, perturbation_robustness
 
 
 # The bird grid: configs/vgg16_classes.gin with these classes.
@@ -70,7 +70,7 @@ def run_one(config: str, model_kwargs: dict, bindings: list[str], rounds: int | 
             steps_per_round = gin.query_parameter("STEPS_PER_ROUND/macro.value")
             gin.bind_parameter("Visualizer.steps", rounds * steps_per_round)
         render = experiment(str(logdir))
-    GinConfigSaver(logdir).save()
+    save_operative_config(logdir)
     model = fv.load_model(**model_kwargs)
     robustness = perturbation_robustness(model, render.images, classes)
     high = high_frequency_power(render.images)

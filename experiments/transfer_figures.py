@@ -49,7 +49,7 @@ def short(layer: str) -> str:
 
 
 def save_figure(path: Path, images: np.ndarray, labels: list[str], columns: int) -> None:
-    tiles = np.stack([np.asarray(Image.fromarray(fv.images.to_uint8(image)).resize(
+    tiles = np.stack([np.asarray(Image.fromarray(fv.io.to_uint8(image)).resize(
         (TILE, TILE), Image.Resampling.LANCZOS), np.float32) / 255.0 for image in images])
     fv.save_png(path, fv.grid(tiles, labels, columns=columns))
     print(f"{path}: {shrink(path, path, 1.0) / 1024:.0f} KB")

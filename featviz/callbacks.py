@@ -10,34 +10,40 @@ A callback overrides any of `on_run_begin(logs)`, `on_step_begin(step, logs)`,
 - run-begin logs: "names" (one name per image); run-end logs: "images" (final, numpy),
   "render" (the `Render`), "error" (the exception that ended the run, or None).
 
-Besides logging (`TensorBoard`, `ImageSaver`, `Animation`, `HistorySaver`, `ProgressBar`), callbacks
-apply the between-step image operations some methods depend on: `ScheduledTransform` (blur every
-N steps, progressive zoom) and `Restandardize` (the seed method's clip and z-score). Every
-frequency argument counts steps, and 0 turns that output off.
+Callbacks observe: they log (`TensorBoard`), save (`ImageSaver`, `Animation`, `HistorySaver`) and
+show progress (`ProgressBar`), and may end a run early (`visualizer.stop_training = True`), but
+never change the images; operations that do (scheduled blur and zoom, re-standardisation) are
+parts of the loop, in `featviz.operations`. Every frequency argument counts steps, and 0 turns
+that output off.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import gin
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
-from featviz import images as image_io
-from featviz.transforms import Transform
-
-if TYPE_CHECKING:
-    from featviz.render import Visualizer
+from featviz import io as image_io
 
 Logs = dict[str, Any]
+
+
+class Visualizer(Protocol):
+    """What callbacks read of the run they observe (`featviz.render.Visualizer` provides it)."""
+
+    names: list[str]
+    steps: int
+    logdir: str | None
+    stop_training: bool
 
 
 class Callback:
@@ -107,11 +113,6 @@ class CallbackList(Callback):
 
 def _due(step: int, every: int) -> bool:
     return every > 0 and (step + 1) % every == 0
-
-
-def slug(name: str) -> str:
-    """A file-name-safe version of an objective name (at most 100 characters)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:100] or "image"
 
 
 @gin.register(module="featviz")
@@ -231,7 +232,7 @@ class ImageSaver(Callback):
         images = _shown(logs["images"], self.display)
         names = self.visualizer.names
         self.written = [
-            image_io.save_png(directory / f"{i:02d}_{slug(name)}.png", image)
+            image_io.save_png(directory / f"{i:02d}_{image_io.slug(name)}.png", image)
             for i, (name, image) in enumerate(zip(names, images))
         ]
         if self.grid:
@@ -249,7 +250,7 @@ class HistorySaver(Callback):
     def on_run_end(self, logs: Logs | None = None) -> None:
         history = logs["render"].history
         path = self.output_dir(self.directory) / "history.npz"
-        arrays = {slug(key): value for key, value in history.items()}
+        arrays = {image_io.slug(key): value for key, value in history.items()}
         image_io.atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
 
 
@@ -297,7 +298,7 @@ class Animation(Callback):
         render = logs["render"]
         self.frames.append(self._frame(render.images, render.steps))
         path = self.output_dir(self.directory) / self.filename
-        pil_frames = [image_io.Image.fromarray(frame) for frame in self.frames]
+        pil_frames = [Image.fromarray(frame) for frame in self.frames]
         image_io.atomic_write(path, lambda tmp: pil_frames[0].save(
             tmp, format="GIF", save_all=True, append_images=pil_frames[1:],
             duration=int(1000 / self.fps), loop=0))
@@ -313,78 +314,6 @@ def _write_mp4(path: str, frames: list[np.ndarray], fps: int) -> None:
                "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-vf", pad,
                "-pix_fmt", "yuv420p", "-f", "mp4", path]
     subprocess.run(command, input=b"".join(f.tobytes() for f in frames), check=True)
-
-
-@gin.register(module="featviz")
-class ScheduledTransform(Callback):
-    """Applies a deterministic transform to the images between steps, every N steps.
-
-    The seed method's between-round operations are two of these: Gaussian blur (sigma 1.0) and
-    progressive zoom (`Zoom(1.01)`), every 20 steps. Not applied after the last step, so the
-    final images are those the objective saw.
-
-    Args:
-        transform: e.g. `GaussianBlur(1.0)` or `Zoom(1.01)`.
-        every: apply after every N steps.
-        until: stop applying after this step (None: until the end).
-    """
-
-    def __init__(self, transform: Transform = gin.REQUIRED, every: int = 20, until: int | None = None) -> None:
-        if isinstance(transform, type) or not callable(transform):
-            raise TypeError(f"ScheduledTransform needs a transform instance, got {transform!r}")
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"ScheduledTransform.every must be a positive int, got {every!r}")
-        self.transform = transform
-        self.every = every
-        self.until = until
-        self._update = None
-        self._variable = None
-
-    def on_run_begin(self, logs: Logs | None = None) -> None:
-        # Built once per image variable: a Visualizer keeps its variable across runs, so
-        # repeated runs reuse this compiled update instead of tracing a new one.
-        if self._variable is not self.visualizer.variable:
-            seed = tf.constant([0, 0], tf.int64)
-            self._update = self.visualizer.image_update(lambda images: self.transform(images, seed))
-            self._variable = self.visualizer.variable
-
-    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
-        last = self.visualizer.steps - 1
-        if _due(step, self.every) and step < last and (self.until is None or step < self.until):
-            self._update()
-
-
-@gin.register(module="featviz")
-class Restandardize(Callback):
-    """Clips the raw variable and re-standardises each image (the seed method, after each step).
-
-    raw <- scale * (c - mean(c)) / std(c), with c = clip(raw, -clip, clip), per image. Meant for
-    `Pixel(activation="sigmoid")`, whose raw variable is the pre-sigmoid image: it keeps the
-    sigmoid out of saturation, where gradients vanish.
-    """
-
-    def __init__(self, clip: float = 50.0, scale: float = 1.5, every: int = 1) -> None:
-        self.clip = clip
-        self.scale = scale
-        self.every = every
-        self._update = None
-        self._variable = None
-
-    def _restandardize(self, raw: tf.Tensor) -> tf.Tensor:
-        clipped = tf.clip_by_value(raw, -self.clip, self.clip)
-        axes = list(range(1, raw.shape.rank))
-        mean, variance = tf.nn.moments(clipped, axes=axes, keepdims=True)
-        return self.scale * (clipped - mean) / tf.sqrt(variance + 1e-12)
-
-    def on_run_begin(self, logs: Logs | None = None) -> None:
-        # Built once per image variable, as in ScheduledTransform.
-        if self._variable is not self.visualizer.variable:
-            self._update = self.visualizer.raw_update(self._restandardize)
-            self._variable = self.visualizer.variable
-
-    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
-        if _due(step, self.every):
-            self._update()
 
 
 @gin.register(module="featviz")

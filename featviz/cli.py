@@ -18,7 +18,7 @@ import datetime
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,37 +28,6 @@ import gin
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # Directories already added to gin's include search path (gin keeps duplicates).
 _SEARCH_PATHS: set[str] = set()
-
-
-class GinConfigSaver:
-    """Writes gin's operative config (every value the run used) to `operative_config.gin`."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = Path(directory) / "operative_config.gin"
-
-    def save(self) -> None:
-        """Writes the file atomically."""
-        from featviz.images import atomic_write
-
-        text = gin.operative_config_str()
-        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text))
-
-
-@gin.register(module="featviz")
-def visualize(logdir: str) -> Any:
-    """The default job: one `Visualizer` run, configured entirely by gin, writing to `logdir`."""
-    from featviz.callbacks import HistorySaver
-    from featviz.render import Visualizer
-
-    visualizer = Visualizer(logdir=logdir)
-    visualizer.callbacks.callbacks.append(HistorySaver())
-    return visualizer.run()
-
-
-@gin.configurable(module="featviz", denylist=["logdir"])
-def experiment(logdir: str, job: Callable[[str], Any] = visualize) -> Any:
-    """The root of every `featviz run`: calls `job(logdir)` (gin: `experiment.job = @name`)."""
-    return job(logdir)
 
 
 def _run_directory(config: str, logdir: str | None, overwrite: bool) -> Path:
@@ -103,11 +72,13 @@ def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    from featviz import render
+    from featviz.jobs import experiment, save_operative_config
+    from featviz.render import NonFiniteError, StopToken
 
     _parse_gin([args.config, *args.gin_file], args.gin_param)
     logdir = _run_directory(args.config, args.logdir, args.overwrite)
     received: list[int] = []
+    stop = StopToken()
 
     def on_signal(signum: int, frame: Any) -> None:
         if received:
@@ -116,22 +87,20 @@ def _command_run(args: argparse.Namespace) -> int:
         received.append(signum)
         print(f"\nfeatviz: {signal.Signals(signum).name} received; stopping after this step "
               f"(send it again to quit at once)", file=sys.stderr)
-        render.request_stop()
+        stop.request()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}
-    saver = GinConfigSaver(logdir)
-    render.clear_stop()
     try:
         with gin.unlock_config():
-            experiment(str(logdir))
-    except render.NonFiniteError as error:
-        saver.save()
+            experiment(str(logdir), stop=stop)
+    except NonFiniteError as error:
+        save_operative_config(logdir)
         print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
         return 3
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    saver.save()
+    save_operative_config(logdir)
     if received:
         name = signal.Signals(received[0]).name
         print(f"featviz: interrupted by {name}; finished steps were saved in {logdir}", file=sys.stderr)
@@ -152,8 +121,8 @@ def _field_columns(field: object) -> tuple[str, str]:
 
 
 def _command_layers(args: argparse.Namespace) -> int:
+    from featviz.analysis.receptive_field import receptive_fields
     from featviz.models import load_model
-    from featviz.receptive_field import receptive_fields
 
     model = load_model(args.model, weights=args.weights)
     try:

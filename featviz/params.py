@@ -22,7 +22,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from featviz import images as image_io
+from featviz import io as image_io
 
 # Square root of the colour correlation matrix of ImageNet, from its SVD (Lucid's values);
 # columns normalised so that the largest has unit norm. Multiplying decorrelated channels by it

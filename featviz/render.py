@@ -6,18 +6,20 @@ objective -> gradient -> gradient transforms -> optimizer update. The step takes
 arguments (step counter and seed are variables), so it is traced once per Visualizer: calling
 `run()` again (a notebook, a sweep over seeds) resets the image variable, the counter and the
 optimizer's state with `assign` and reuses the compiled step. Around it, Keras-style callbacks
-see every step's losses and images, and may change the images between steps
-(`Visualizer.image_update`) or stop the run (`Visualizer.stop_training = True`).
+see every step's losses and images and may end the run (`Visualizer.stop_training = True`);
+between-step operations (`featviz.operations`: scheduled blur and zoom, re-standardisation) are
+compiled once per image variable and applied after the steps they are due. A `StopToken`
+passed in (the CLI's signal handler sets one) stops the run at the end of the current step.
 
 The image, the objective and the loss are float32 whatever the model's dtype policy
 (mixed_float16 models compute in float16 inside; their activations are cast back). For the
-first `redirect_relu_steps` steps, ReLUs have redirected gradients (`featviz.relu`), so that
-units a random start leaves dead still receive a gradient.
+first `redirect_relu_steps` steps, the model's ReLUs have redirected gradients
+(`featviz.models.gradients`, applied by the graph runner to this model only), so that units a
+random start leaves dead still receive a gradient.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Sequence
@@ -31,8 +33,8 @@ from featviz import recipes
 from featviz.callbacks import Callback, CallbackList
 from featviz.models import VisModel, load_model
 from featviz.objectives import Features, Objective, image_names, stack
+from featviz.operations import BetweenSteps
 from featviz.params import Parameterization
-from featviz.relu import redirected_relus
 from featviz.transforms import Transform, compose
 
 GradientTransform = Callable[[tf.Tensor], tf.Tensor]
@@ -44,45 +46,29 @@ GradientTransform = Callable[[tf.Tensor], tf.Tensor]
 REDIRECT_RELU_STEPS = 16
 
 
-# Set by signal handlers (the CLI's Ctrl-C/SIGTERM): every running loop stops at the end of its
-# current step, and jobs that render several batches skip the rest.
-_STOP_REQUESTED = threading.Event()
+class StopToken:
+    """A request to stop, shared by whoever asks (a signal handler) and the runs that obey.
 
+    `Visualizer(stop=token)` ends its run at the end of the current step once `request()` was
+    called, and jobs that render several batches skip the rest. Each CLI run makes its own
+    token, so a stop in one run (or one thread, notebook cell or Ray actor) never reaches
+    another. Safe to call from a signal handler.
+    """
 
-def request_stop() -> None:
-    """Asks every running `Visualizer` to stop after its current step (safe in signal handlers)."""
-    _STOP_REQUESTED.set()
+    def __init__(self) -> None:
+        self._event = threading.Event()
 
+    def request(self) -> None:
+        """Asks the runs holding this token to stop after their current step."""
+        self._event.set()
 
-def stop_requested() -> bool:
-    """Whether `request_stop` was called (and not yet cleared by `clear_stop`)."""
-    return _STOP_REQUESTED.is_set()
-
-
-def clear_stop() -> None:
-    """Forgets an earlier `request_stop`, e.g. before the next run in the same process."""
-    _STOP_REQUESTED.clear()
+    def __bool__(self) -> bool:
+        """Whether a stop was requested."""
+        return self._event.is_set()
 
 
 class NonFiniteError(FloatingPointError):
     """The loss or gradient became NaN or infinite; the last finite images were kept."""
-
-
-@gin.register(module="featviz")
-@dataclasses.dataclass(frozen=True)
-class NormalizeGradient:
-    """Divides each image's gradient by its standard deviation (the seed method's step rule).
-
-    With Adam this mostly matters at the start; with SGD it makes the step size independent of
-    the objective's scale.
-    """
-
-    epsilon: float = 1e-8
-
-    def __call__(self, gradient: tf.Tensor) -> tf.Tensor:
-        axes = list(range(1, gradient.shape.rank))
-        std = tf.math.reduce_std(gradient, axis=axes, keepdims=True)
-        return gradient / (std + self.epsilon)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +99,7 @@ class _Compiled:
         variable: the raw image variable.
         counter, seed, redirect_until: int64 scalar variables read by the step.
         optimizer: the built optimizer; optimizer_start: its variables' values when built.
+        between_steps: (operation, its compiled update of `variable`) pairs.
     """
 
     recipe: tuple
@@ -123,6 +110,7 @@ class _Compiled:
     redirect_until: tf.Variable
     optimizer: keras.optimizers.Optimizer
     optimizer_start: list[np.ndarray]
+    between_steps: tuple[tuple[BetweenSteps, Callable[[], None]], ...]
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -133,6 +121,29 @@ def _unique(names: list[str]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         unique.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
     return unique
+
+
+def _between_steps(operations: Sequence[BetweenSteps]) -> tuple[BetweenSteps, ...]:
+    operations = tuple(operations)
+    for i, operation in enumerate(operations):
+        if not isinstance(operation, BetweenSteps):
+            raise TypeError(
+                f"between_steps[{i}] is {operation!r}, not a between-step operation such as "
+                f"ScheduledTransform(...) or Restandardize() (in gin, write @Name() with "
+                f"parentheses)"
+            )
+    return operations
+
+
+def _compiled_update(operation: BetweenSteps, param: Parameterization,
+                     variable: tf.Variable) -> Callable[[], None]:
+    """`variable <- operation.apply(param, variable)`, compiled once and reused across runs."""
+
+    @tf.function
+    def update() -> None:
+        variable.assign(operation.apply(param, variable))
+
+    return update
 
 
 def _positive(name: str, value: float, kind: type = float) -> None:
@@ -165,19 +176,23 @@ class Visualizer:
         optimizer: a Keras optimizer name ("adam", "sgd", ...) or an optimizer instance.
         gradient_transforms: functions applied to the gradient before the update, in order
             (e.g. `NormalizeGradient()`).
-        callbacks: `Callback` objects (TensorBoard, ImageSaver, ProgressBar, scheduled blur
-            and zoom, ...).
+        between_steps: operations applied to the images after the steps they are due
+            (`featviz.operations`: `ScheduledTransform` for blur or zoom every N steps,
+            `Restandardize`), in order.
+        callbacks: `Callback` objects (TensorBoard, ImageSaver, ProgressBar, ...); they observe
+            the run.
         metrics: objectives evaluated and logged every step but not optimized (e.g. the
             class probability while the logit is maximised).
         seed: seeds the initial images and every random transform.
         logdir: the run's output directory; callbacks without their own directory write here.
         redirect_relu_steps: for this many first steps, ReLUs pass the gradient that would
-            raise their negative inputs where nothing else passes (`featviz.relu`); 0 turns
-            it off.
+            raise their negative inputs where nothing else passes
+            (`featviz.models.gradients`); 0 turns it off.
+        stop: a `StopToken`; once requested, the run ends after its current step.
 
-    `seed`, `steps`, `redirect_relu_steps`, `callbacks` and `logdir` may be changed between
-    `run()` calls; changing the objective, parameterization, transforms, optimizer or model
-    rebuilds the compiled step at the next run.
+    `seed`, `steps`, `redirect_relu_steps`, `callbacks`, `stop` and `logdir` may be changed
+    between `run()` calls; changing the objective, parameterization, transforms, optimizer,
+    between-step operations or model rebuilds the compiled step at the next run.
     """
 
     def __init__(
@@ -190,11 +205,13 @@ class Visualizer:
         learning_rate: float = recipes.LEARNING_RATE,
         optimizer: str | keras.optimizers.Optimizer = "adam",
         gradient_transforms: Sequence[GradientTransform] = (),
+        between_steps: Sequence[BetweenSteps] = (),
         callbacks: Sequence[Callback] = (),
         metrics: Sequence[Objective] = (),
         seed: int = 0,
         logdir: str | None = None,
         redirect_relu_steps: int = REDIRECT_RELU_STEPS,
+        stop: StopToken | None = None,
     ) -> None:
         _positive("learning_rate", learning_rate)
         self.model = load_model(model)
@@ -212,10 +229,12 @@ class Visualizer:
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.gradient_transforms = tuple(gradient_transforms)
+        self.between_steps = _between_steps(between_steps)
         self.callbacks = CallbackList(callbacks)
         self.seed = seed
         self.logdir = logdir
         self.redirect_relu_steps = redirect_relu_steps
+        self.stop = stop
         self.stop_training = False
         self.variable: tf.Variable | None = None
         self._compiled: _Compiled | None = None
@@ -269,31 +288,6 @@ class Visualizer:
         """The current images, [batch, height, width, channels] in [0, 1]."""
         return self.param.to_images(self.variable)
 
-    def image_update(self, fn: Callable[[tf.Tensor], tf.Tensor]) -> Callable[[], None]:
-        """A compiled operation replacing the images by `fn(images)` (for between-step edits).
-
-        `fn` maps [batch, height, width, channels] images in [0, 1] to images of the same
-        shape; the result is written back through the parameterization's inverse.
-        """
-        param, variable = self.param, self.variable
-
-        @tf.function
-        def update() -> None:
-            images = tf.clip_by_value(fn(param.to_images(variable)), 0.0, 1.0)
-            variable.assign(param.from_images(images))
-
-        return update
-
-    def raw_update(self, fn: Callable[[tf.Tensor], tf.Tensor]) -> Callable[[], None]:
-        """A compiled operation replacing the raw variable by `fn(raw)` (e.g. clipping)."""
-        variable = self.variable
-
-        @tf.function
-        def update() -> None:
-            variable.assign(fn(variable))
-
-        return update
-
     def _make_optimizer(self) -> keras.optimizers.Optimizer:
         if isinstance(self.optimizer, keras.optimizers.Optimizer):
             return self.optimizer
@@ -306,19 +300,10 @@ class Visualizer:
                 f"'adam', 'sgd', 'rmsprop' or 'adamw', or an optimizer instance"
             ) from None
 
-    def _fit_to_model(self, images: tf.Tensor) -> tf.Tensor:
-        """Resizes images to the model's fixed input height and/or width (bilinear)."""
-        fixed = tuple(self.model.input_shape[1:3])
-        if fixed == (None, None) or tuple(images.shape[1:3]) == fixed:
-            return images
-        dynamic = tf.shape(images)
-        size = [dynamic[1 + axis] if length is None else length for axis, length in enumerate(fixed)]
-        return tf.image.resize(images, size, method="bilinear")
-
     def _recipe(self) -> tuple:
         """What the compiled step is built from; it is rebuilt when any of these changes."""
         return (self.model, self.objective, self.metrics, self.param, self.transform,
-                self.gradient_transforms, self.optimizer, self.learning_rate,
+                self.gradient_transforms, self.between_steps, self.optimizer, self.learning_rate,
                 self.redirect_relu_steps > 0)
 
     def _prepare(self) -> Callable[[], dict[str, tf.Tensor]]:
@@ -363,11 +348,11 @@ class Visualizer:
         @tf.function
         def step() -> dict[str, tf.Tensor]:
             step_seed = tf.stack([seed, counter])
-            relus = redirected_relus(counter < redirect_until) if redirect else contextlib.nullcontext()
-            with tf.GradientTape() as tape, relus:
+            relus = counter < redirect_until if redirect else None
+            with tf.GradientTape() as tape:
                 images = self.param.to_images(variable)
-                inputs = self._fit_to_model(self.transform(images, step_seed))
-                features = Features(extract(self.model.preprocess(inputs)), images, self.model)
+                inputs = self.model.fit_input(self.transform(images, step_seed))
+                features = Features(extract(self.model.preprocess(inputs), relus), images, self.model)
                 values = tf.stack([leaf(features) for leaf in leaves])  # [terms, batch]
                 per_image = tf.tensordot(weights, values, axes=1)  # [batch]
                 loss = -tf.reduce_sum(per_image)
@@ -389,8 +374,10 @@ class Visualizer:
                 outputs["metrics"] = tf.stack([metric(features) for metric in self.metrics])
             return outputs
 
+        between = tuple((operation, _compiled_update(operation, self.param, variable))
+                        for operation in self.between_steps)
         return _Compiled(self._recipe(), step, variable, counter, seed, redirect_until,
-                         optimizer, optimizer_start)
+                         optimizer, optimizer_start, between)
 
     def run(self) -> Render:
         """Runs the optimization and returns the final images and the loss history.
@@ -401,6 +388,7 @@ class Visualizer:
         """
         self.stop_training = False
         step = self._prepare()
+        between = self._compiled.between_steps
         term_names = _unique([leaf.name for _, leaf in self.objective.terms()])
         metric_names = _unique([f"metric/{m.name}" for m in self.metrics])
         history: dict[str, list] = {"loss": [], "losses": []}
@@ -414,10 +402,13 @@ class Visualizer:
             if not bool(outputs["finite"]):
                 error = self._non_finite(index, outputs, term_names)
                 break
+            for operation, update in between:
+                if operation.due(index, self.steps):
+                    update()
             logs = self._record(outputs, term_names, metric_names, history)
             done = index + 1
             self.callbacks.on_step_end(index, logs)
-            if self.stop_training or stop_requested():
+            if self.stop_training or self.stop:
                 break
         images = self.images().numpy()
         arrays = {key: np.asarray(values) for key, values in history.items()}

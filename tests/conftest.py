@@ -17,12 +17,10 @@ TINY_CLASSES = ("zero", "one", "two", "three", "four")
 
 @pytest.fixture(autouse=True)
 def clean_gin():
-    """Every test starts and ends with an empty gin config and no pending stop request."""
+    """Every test starts and ends with an empty gin config."""
     gin.clear_config()
-    fv.render.clear_stop()
     yield
     gin.clear_config()
-    fv.render.clear_stop()
 
 
 def build_tiny_model(size: int = 32, channels: int = 3, seed: int = 0) -> keras.Model:

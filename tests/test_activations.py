@@ -10,7 +10,7 @@ from scipy import ndimage
 from tensorboard.backend.event_processing import event_accumulator
 
 import featviz as fv
-from featviz.cli import experiment
+from featviz.jobs import experiment
 
 
 def _tiles(grid: np.ndarray, height: int, width: int) -> list[np.ndarray]:
@@ -45,7 +45,7 @@ def test_activation_grid_has_one_tile_per_channel_each_its_own_map(scale):
     # Per-channel normalization: tile 0 reproduces channel 0's ranking of positions.
     first = tiles[0][::scale, ::scale, 1]  # the green of viridis grows with the value
     assert np.argmax(first) == np.argmax(maps[..., 0]) and np.argmin(first) == np.argmin(maps[..., 0])
-    low = fv.images.colorize(np.zeros(1))[0]
+    low = fv.io.colorize(np.zeros(1))[0]
     np.testing.assert_allclose(tiles[4].reshape(-1, 3), np.broadcast_to(low, (42 * scale * scale, 3)),
                                atol=1 / 255)
 

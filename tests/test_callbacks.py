@@ -82,14 +82,14 @@ def test_scheduled_blur_smooths_the_images_between_steps(tiny):
 
     kwargs = dict(param=fv.Pixel(32, init="uniform"), steps=10, learning_rate=1e-4)
     plain = fv.Visualizer(tiny, fv.ClassLogit(0), **kwargs).run()
-    blurred = fv.Visualizer(tiny, fv.ClassLogit(0), callbacks=[
+    blurred = fv.Visualizer(tiny, fv.ClassLogit(0), between_steps=[
         fv.ScheduledTransform(fv.GaussianBlur(1.0), every=3)], **kwargs).run()
     assert roughness(blurred) < 0.5 * roughness(plain)
 
 
 def test_restandardize_keeps_raw_values_standardised(tiny):
     visualizer = fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32), steps=5,
-                               callbacks=[fv.Restandardize(clip=50, scale=1.5)])
+                               between_steps=[fv.Restandardize(clip=50, scale=1.5)])
     visualizer.run()
     raw = visualizer.variable.numpy()
     assert raw.std() == pytest.approx(1.5, rel=1e-3) and abs(raw.mean()) < 1e-4

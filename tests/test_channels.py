@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import featviz as fv
-from featviz.channels import select_channels
-from featviz.cli import experiment
+from featviz.jobs.channels import select_channels
+from featviz.jobs import experiment
 
 
 def _bands(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -9,7 +9,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from featviz.classes import imagenet_class_names, resolve_class
+from featviz.models.classes import imagenet_class_names, resolve_class
 
 NAMES = imagenet_class_names()
 

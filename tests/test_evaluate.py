@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import featviz as fv
-from featviz.evaluate import (channel_robustness, downscale_blur, high_frequency_power,
+from featviz.analysis.evaluate import (channel_robustness, downscale_blur, high_frequency_power,
                               perturbation_robustness, strong_perturbations)
 from featviz.objectives import LOGITS
 

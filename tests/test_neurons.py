@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import featviz as fv
-from featviz.cli import experiment
+from featviz.jobs import experiment
 
 layers = keras.layers
 
@@ -117,7 +117,7 @@ def test_the_neuron_setup_refuses_what_would_move_pixels_across_the_field(tiny):
     with pytest.raises(ValueError, match="needs a Pixel parameterization"):
         fv.visualize_neurons(tiny, ["conv1"], param=fv.Pixel(48))
     with pytest.raises(ValueError, match="ScheduledTransform edits every pixel between steps"):
-        fv.visualize_neurons(tiny, ["conv1"], callbacks=[fv.ScheduledTransform(fv.GaussianBlur(1.0))])
+        fv.visualize_neurons(tiny, ["conv1"], between_steps=[fv.ScheduledTransform(fv.GaussianBlur(1.0))])
     with pytest.raises(TypeError, match=r"visualize_neurons fixes optimizer, transforms"):
         fv.visualize_neurons(tiny, ["conv1"], transforms=[fv.Jitter(2)], optimizer="adamw")
     with pytest.raises(ValueError, match=r"channels must be one value or one per layer \(2\)"):

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from featviz.receptive_field import (
+from featviz.analysis.receptive_field import (
     ReceptiveField,
     center_position,
     effective_receptive_field,

@@ -14,7 +14,7 @@ import pytest
 
 import featviz as fv
 from featviz import cli
-from featviz.images import atomic_write
+from featviz.io import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 
 import keras
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import featviz as fv
-from featviz.relu import redirected_relu, redirected_relu6, redirected_relus
+from featviz.models.gradients import redirected_relu, redirected_relu6
 
 
 def _gradient(fn, inputs, upstream, active=True):
@@ -56,24 +55,22 @@ def test_relu6_also_lets_saturated_inputs_come_down():
     np.testing.assert_array_equal(gradient, [[-1.0, 1.0, 0.0, 0.0]])
 
 
-def test_the_context_swaps_keras_relus_and_always_restores_them():
-    inputs = keras.Input((4,))
+def test_the_graph_runner_redirects_the_models_relus_and_touches_nothing_else():
+    inputs = keras.Input((2, 2, 1))
     dense = keras.layers.Dense(4, activation="relu", kernel_initializer="ones")
-    model = keras.Model(inputs, keras.layers.ReLU(6.0)(dense(inputs)))
-    relu, relu6 = tf.nn.relu, tf.nn.relu6
-    x = tf.constant(-np.ones((2, 4)), tf.float32)
-    with pytest.raises(RuntimeError, match="inside"):
-        with redirected_relus(True):
-            assert tf.nn.relu is not relu and tf.nn.relu6 is not relu6
-            raise RuntimeError("inside")
-    assert tf.nn.relu is relu and tf.nn.relu6 is relu6
-    for redirect, expected in ((contextlib.nullcontext(), 0.0), (redirected_relus(True), 8.0)):
+    outputs = keras.layers.ReLU(6.0, name="relu6")(dense(keras.layers.Flatten()(inputs)))
+    model = fv.load_model(keras.Model(inputs, outputs))
+    relu, relu6, activation = tf.nn.relu, tf.nn.relu6, dense.activation
+    x = tf.constant(-np.ones((2, 2, 2, 1)), tf.float32)
+    extract = model.extractor(["relu6"])
+    for redirect, expected in ((None, 0.0), (tf.constant(True), 8.0)):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            with redirect:
-                loss = -tf.reduce_sum(model(x))
+            loss = -tf.reduce_sum(extract(x, redirect)["relu6"])
         gradient = tape.gradient(loss, x)
         assert gradient is not None and float(tf.reduce_sum(tf.cast(gradient != 0, tf.float32))) == expected
+    # Nothing process-wide and nothing of the model was swapped, not even for the duration.
+    assert tf.nn.relu is relu and tf.nn.relu6 is relu6 and dense.activation is activation
 
 
 def _dead_model() -> keras.Model:

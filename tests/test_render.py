@@ -61,7 +61,7 @@ def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tin
     blur = fv.ScheduledTransform(fv.GaussianBlur(1.0), every=4)
     visualizer = fv.Visualizer(tiny, [fv.ClassLogit(1), fv.Channel("conv2", 3)], param=fv.Fourier(32),
                                transforms=fv.standard_transforms(jitter=2, pad=2), steps=10,
-                               callbacks=[blur])
+                               between_steps=[blur])
     per_step, objects, kept = [], {}, {}
     for run in range(20):
         visualizer.seed = run % 4
@@ -74,7 +74,8 @@ def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tin
             gc.collect()
             objects[run] = len(gc.get_objects())
     assert visualizer._compiled.step.experimental_get_tracing_count() == 1
-    assert blur._update.experimental_get_tracing_count() == 1
+    [(_, blur_update)] = visualizer._compiled.between_steps
+    assert blur_update.experimental_get_tracing_count() == 1
     # Seconds per step of the last runs against the second to fourth (means of three, so that
     # one hiccup of a shared CPU does not decide).
     assert np.mean(per_step[-3:]) < 1.5 * np.mean(per_step[1:4]), per_step
@@ -84,7 +85,7 @@ def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tin
     # Every run starts afresh: same seed, same images, whatever ran before (optimizer reset).
     fresh = fv.Visualizer(tiny, [fv.ClassLogit(1), fv.Channel("conv2", 3)], param=fv.Fourier(32),
                           transforms=fv.standard_transforms(jitter=2, pad=2), steps=10,
-                          callbacks=[fv.ScheduledTransform(fv.GaussianBlur(1.0), every=4)], seed=3).run()
+                          between_steps=[fv.ScheduledTransform(fv.GaussianBlur(1.0), every=4)], seed=3).run()
     np.testing.assert_array_equal(kept[19], fresh.images)
     np.testing.assert_array_equal(kept[3], kept[19])
 

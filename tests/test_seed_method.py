@@ -14,7 +14,7 @@ from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 
 import featviz as fv
-from featviz.cli import experiment
+from featviz.jobs import experiment
 from featviz.objectives import LOGITS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -82,9 +82,9 @@ def test_zoom_and_blur_are_applied_exactly_between_rounds(tiny):
     recorder = _CountRecorder([zoom, blur])
     rounds, steps_per_round = 4, 5
     fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32, init="uniform"),
-                  steps=rounds * steps_per_round, callbacks=[
+                  steps=rounds * steps_per_round, between_steps=[
                       fv.Restandardize(), fv.ScheduledTransform(zoom, every=steps_per_round),
-                      fv.ScheduledTransform(blur, every=steps_per_round), recorder]).run()
+                      fv.ScheduledTransform(blur, every=steps_per_round)], callbacks=[recorder]).run()
     applied_after = [step for step in range(1, len(recorder.after_step))
                      if recorder.after_step[step] != recorder.after_step[step - 1]]
     # After the last step of rounds 1..3, never after the final step.
@@ -97,7 +97,7 @@ def test_scheduled_zoom_enlarges_structures_between_rounds(tiny):
     square = np.zeros((32, 32, 3), np.float32) + 0.2
     square[12:20, 12:20] = 0.8
     visualizer = fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32, init=square), steps=6,
-                               learning_rate=1e-9, callbacks=[fv.ScheduledTransform(fv.Zoom(1.5), every=2)])
+                               learning_rate=1e-9, between_steps=[fv.ScheduledTransform(fv.Zoom(1.5), every=2)])
     visualizer.run()
     image = visualizer.images().numpy()[0, :, :, 0]
     # Two zooms by 1.5: the 8-pixel square is now 18 pixels wide.
@@ -168,8 +168,7 @@ def test_vgg16_config_binds_every_number_and_runs_on_random_weights(tmp_path, mo
     assert (type(param), param.size, param.activation, param.init) == (fv.Pixel, 244, "sigmoid", "uniform")
     assert [type(t) for t in visualizer.gradient_transforms] == [fv.NormalizeGradient]
     assert [type(o) for _, o in visualizer.objective.terms()] == [fv.ClassProbability] * 2
-    callbacks = visualizer.callbacks.callbacks
-    restandardize, zoom, blur = callbacks[:3]
+    restandardize, zoom, blur = visualizer.between_steps
     assert (restandardize.clip, restandardize.scale, restandardize.every) == (50.0, 1.5, 1)
     assert (zoom.transform, zoom.every) == (fv.Zoom(1.01), 20)
     assert (blur.transform, blur.every) == (fv.GaussianBlur(1.0), 20)

@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 import featviz as fv
-from featviz import transfer
+from featviz.objectives import matching as transfer
 from featviz.objectives import LOGITS, Features
 
 SIZE = 32
@@ -236,7 +236,7 @@ def test_a_grayscale_target_file_feeds_an_rgb_model(tiny, tmp_path):
 
 
 def test_arrays_uint8_grayscale_and_rgba_are_converted_explicitly():
-    from featviz.images import as_image_batch
+    from featviz.io import as_image_batch
 
     uint8 = np.full((4, 4, 3), 255, np.uint8)
     np.testing.assert_allclose(as_image_batch(uint8, None, 3, 1), np.ones((1, 4, 4, 3)))

@@ -50,8 +50,9 @@ from collections.abc import Sequence
 
 import keras
 
-from featviz.receptive_field.field import ReceptiveField
-from featviz.receptive_field.kinds import GLOBAL_LAYERS, WINDOW_LAYERS, is_elementwise
+from featviz.analysis.receptive_field.field import ReceptiveField
+from featviz.analysis.receptive_field.kinds import GLOBAL_LAYERS, WINDOW_LAYERS, is_elementwise
+from featviz.models.graph import graph_of, schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,22 +159,11 @@ class _Walk:
         for tensor, trace in zip(model.inputs, inputs):
             known[id(tensor)] = trace
             self.record(prefix + tensor._keras_history.operation.name, trace)
-        # Iterative depth-first search: deep networks exceed Python's recursion limit.
-        pending = list(model.outputs)
-        while pending:
-            tensor = pending[-1]
-            if id(tensor) in known:
-                pending.pop()
-                continue
-            op, node_index, _ = tensor._keras_history
-            node = op._inbound_nodes[node_index]
-            missing = [t for t in node.input_tensors if id(t) not in known]
-            if missing:
-                pending.extend(missing)
-                continue
-            pending.pop()
+        # The graph runner's traversal: the calls computing the outputs, in execution order.
+        for node in schedule(model.outputs, model.inputs):
+            op = node.operation
             traces = [known[id(t)] for t in node.input_tensors]
-            graph = _graph_of(op) if isinstance(op, keras.Model) else None
+            graph = graph_of(op) if isinstance(op, keras.Model) else None
             if graph is not None:
                 outputs = self.graph(graph, traces, f"{prefix}{op.name}/")
             else:
@@ -222,15 +212,7 @@ class _Walk:
         )
 
 
-def _graph_of(model: keras.Model) -> keras.Model | None:
-    """The functional graph of a model: itself, a built Sequential's, or None."""
-    if isinstance(model, keras.Sequential):
-        return model._functional
-    outputs = model.outputs if hasattr(model, "_inputs_struct") else None
-    return model if outputs else None
-
-
-def _walk(
+def walk_model(
     model: keras.Model,
     input_size: tuple[int, int] | None,
     elementwise_layers: Sequence[type[keras.Layer]] = (),
@@ -241,7 +223,7 @@ def _walk(
     for cls in elementwise_layers:
         if not (isinstance(cls, type) and issubclass(cls, keras.Layer)):
             raise TypeError(f"elementwise_layers must hold keras.Layer subclasses, got {cls!r}.")
-    graph = _graph_of(model)
+    graph = graph_of(model)
     if graph is None:
         raise ValueError(
             f"Model {model.name!r} ({type(model).__name__}) has no layer graph: use a functional "
@@ -292,7 +274,7 @@ def receptive_fields(
         ValueError: if the model has no graph, more than one or a non-image
             input, or no usable input size.
     """
-    walk = _walk(model, input_size, elementwise_layers)
+    walk = walk_model(model, input_size, elementwise_layers)
     return {name: t.field for name, t in walk.layers.items() if t.field is not None}
 
 
@@ -302,7 +284,7 @@ def _trace(
     input_size: tuple[int, int] | None,
     elementwise_layers: Sequence[type[keras.Layer]],
 ) -> _Trace:
-    walk = _walk(model, input_size, elementwise_layers)
+    walk = walk_model(model, input_size, elementwise_layers)
     if layer_name not in walk.layers:
         raise ValueError(
             f"Unknown layer {layer_name!r} in model {model.name!r}; valid names: "

@@ -1,23 +1,9 @@
-"""Procedural colour-pattern dataset for featviz's bundled demo model.
+"""Drawing the demo dataset: the class patterns and shapes, and the negatives (no class).
 
-featviz must run offline, so it ships a small CNN (``featviz/data/demo_model.keras``, trained by
-``experiments/train_demo_model.py``) whose classes are simple, unmistakable patterns. This module
-draws those patterns, so that the model can be retrained and tests can create fresh inputs and
-check that a visualization *looks like* its class.
-
-Contract: images are float32 ``[n, size, size, 3]`` in ``[0, 1]``, labels index ``CLASS_NAMES``.
-Pattern classes (stripes, checkerboard, rings, dots, grid, zigzag) use a random pair of colours with
-a guaranteed luminance contrast, so a classifier has to learn their *geometry*; the three shape
-classes (``red_squares``, ``green_triangles``, ``blue_crosses``) tie a hue to a shape, each on a
-background colour far from that hue. Every image gets a random period or size, phase or position,
-line width, a small rotation jitter, slight blur and small Gaussian noise.
-
-Orientation convention (used by ``stripe_orientation``): angles are the direction in which the
-lines *run*, in degrees in ``[0, 180)``, counter-clockwise from the image's horizontal axis with
-"up" being towards row 0, as a viewer sees the image. Horizontal stripes are 0, ``diagonal_stripes``
-("/", bottom-left to top-right) 45, vertical stripes 90, ``antidiagonal_stripes`` ("\\") 135.
-
-Only numpy is used; generation is vectorised per class (20k 64x64 images take about ten seconds).
+See `featviz.demo` for the dataset's contract and conventions. One module of ~480 lines on
+purpose: the twelve classes and the negatives are drawn from the same private primitives
+(coordinates, square waves, signed distances, contrasting colours), which splitting would turn
+into a cross-module private API.
 """
 
 from collections.abc import Callable
@@ -63,7 +49,8 @@ _OBJECT_COLOURS = {
 # A background this far (Euclidean RGB) from the object colour keeps the hue cue unambiguous.
 _MIN_BACKGROUND_DISTANCE = 0.6
 _MAX_OBJECTS = 4
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Rec. 601 luma weights of R, G, B.
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 _Array = np.ndarray
 _ClassDrawer = Callable[[np.random.Generator, int, int], _Array]
@@ -283,7 +270,7 @@ def _contrasting_pairs(rng: np.random.Generator, n: int) -> tuple[_Array, _Array
     second = rng.random((n, 3), dtype=np.float32)
     # Rejection sampling: about a third of the pairs are redrawn per round.
     while True:
-        bad = np.abs((first - second) @ _LUMA) < _MIN_CONTRAST
+        bad = np.abs((first - second) @ LUMA) < _MIN_CONTRAST
         if not bad.any():
             return first, second
         first[bad] = rng.random((int(bad.sum()), 3), dtype=np.float32)
@@ -493,70 +480,3 @@ def make_image(class_name: str, size: int = 64, seed: int = 0) -> np.ndarray:
         raise ValueError(f"Unknown class_name {class_name!r}; expected one of {CLASS_NAMES}.")
     _check_size(size)
     return _render(np.random.default_rng(seed), class_name, 1, size)[0]
-
-
-def _orientation_moment(image: np.ndarray) -> complex:
-    """Power-weighted mean of ``exp(2i * line angle)`` over the image's spatial frequencies.
-
-    Doubling the angle makes a line at 0 and 180 degrees the same, so aligned frequencies add up
-    and orthogonal ones cancel.
-    """
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim == 3:
-        image = image @ _LUMA.astype(np.float64)
-    if image.ndim != 2:
-        raise ValueError(
-            f"image must be [height, width] or [height, width, 3], got shape {np.shape(image)}."
-        )
-    height, width = image.shape
-    # A Hann window removes the spurious horizontal and vertical frequencies that the
-    # discontinuity between opposite image borders would otherwise add.
-    window = np.outer(np.hanning(height), np.hanning(width))
-    power = np.abs(np.fft.fft2((image - image.mean()) * window)) ** 2
-    fy = np.fft.fftfreq(height)[:, None]
-    fx = np.fft.fftfreq(width)[None, :]
-    # The wave vector points across the lines; rows grow downwards, so "up" is -fy. The lines
-    # run 90 degrees from the wave vector, which flips the sign of the doubled-angle phasor.
-    wave_angle = np.arctan2(-fy, fx)
-    total = power.sum()
-    if total <= 0.0:
-        return 0j
-    return complex(-(power * np.exp(2j * wave_angle)).sum() / total)
-
-
-def stripe_orientation(image: np.ndarray) -> float:
-    """Dominant direction of the lines in an image, measured from its 2-D Fourier power spectrum.
-
-    Used to check that a generated image or a visualization of a stripe class shows stripes
-    running the right way. Angles follow the module convention: 0 horizontal, 45 "/" (bottom-left
-    to top-right), 90 vertical, 135 "\\". The result is meaningless for isotropic images; check
-    ``stripe_coherence`` first.
-
-    Args:
-        image: ``[height, width, 3]`` RGB (converted to luminance) or ``[height, width]``.
-
-    Returns:
-        Angle in degrees in ``[0, 180)``.
-
-    Raises:
-        ValueError: if ``image`` has another rank.
-    """
-    angle = np.degrees(np.angle(_orientation_moment(image))) / 2.0
-    return float(angle % 180.0)
-
-
-def stripe_coherence(image: np.ndarray) -> float:
-    """How strongly one orientation dominates an image's Fourier power spectrum.
-
-    Args:
-        image: ``[height, width, 3]`` RGB (converted to luminance) or ``[height, width]``.
-
-    Returns:
-        A value in ``[0, 1]``: near 1 for straight stripes, near 0 for isotropic images
-        (noise, rings, dots, flat colour) and for images with two orthogonal line sets
-        (checkerboard, grid).
-
-    Raises:
-        ValueError: if ``image`` has another rank.
-    """
-    return float(abs(_orientation_moment(image)))

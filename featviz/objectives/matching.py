@@ -13,7 +13,7 @@ image*'s activations rather than a unit of the network:
   DeepDream ascends starting from a photograph (Mordvintsev et al. 2015).
 
 Like every objective they are declared before any model exists: the target is a file path or an
-array, read through `featviz.images.as_image_batch` (any file Pillow reads, RGB enforced,
+array, read through `featviz.io.as_image_batch` (any file Pillow reads, RGB enforced,
 resized to the model's input). Its activations are a constant of the run: `value` computes them
 eagerly (`tf.init_scope`) while the step is traced, and the compiled step captures the result,
 so each step runs one forward pass, of the image being optimized only.
@@ -32,17 +32,14 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import gin
 import numpy as np
 import tensorflow as tf
 
-from featviz import images as image_io
-from featviz.objectives import LOGITS, Features, Objective
-
-if TYPE_CHECKING:
-    from featviz.models import VisModel
+from featviz import io as image_io
+from featviz.models import LOGITS, VisModel
+from featviz.objectives.base import Features, Objective
 
 ImageSource = str | os.PathLike | np.ndarray
 # Keeps relative distances finite for targets whose activations are all zero (a dead layer).
@@ -73,8 +70,7 @@ def target_activations(
             f"to compare activations"
         )
     batch = image_io.as_image_batch(image, size, model.input_channels, 1, what="target image")
-    values = model.extractor(keys)(model.preprocess(tf.constant(batch)))
-    return {key: tf.cast(value, tf.float32) for key, value in values.items()}
+    return model.activations(batch, keys)
 
 
 def describe_image(image: ImageSource) -> str:

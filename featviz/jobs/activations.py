@@ -12,15 +12,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import gin
 import keras
 import numpy as np
-import tensorflow as tf
 
-from featviz import images as image_io
-from featviz.callbacks import slug
+from featviz import io as image_io
+from featviz.jobs.base import RunLike, as_run
 from featviz.models import VisModel, load_model
 
 _NORMALIZATIONS = ("channel", "layer")
@@ -72,7 +70,7 @@ def activation_maps(
                 f"channels] grid of activation maps; choose a convolutional or pooling layer"
             )
     batch = image_io.as_image_batch(image, model.input_size, model.input_channels, 1)
-    outputs = model.extractor(layers)(model.preprocess(tf.constant(batch)))
+    outputs = model.activations(batch, layers)
     return Activations(batch[0], {layer: np.asarray(outputs[layer][0]) for layer in layers})
 
 
@@ -113,7 +111,7 @@ def activation_grid(
 
 @gin.register(module="featviz")
 def activation_grids(
-    logdir: str,
+    run: RunLike,
     model: VisModel | keras.Model | str = gin.REQUIRED,
     image: str | os.PathLike | np.ndarray = gin.REQUIRED,
     layers: Sequence[str] = gin.REQUIRED,
@@ -124,19 +122,16 @@ def activation_grids(
 ) -> Activations:
     """Job: every channel's activation map at `layers`, as PNG grids and in TensorBoard.
 
-    Writes into `logdir`: `input.png` (the image as the model sees it), `<layer>.png` (one tile
+    Writes into the run directory: `input.png` (the image as the model sees it), `<layer>.png` (one tile
     per channel, see `activation_grid`), and TensorBoard images `activations/input` and
     `activations/<layer>` at step 0.
     """
     activations = activation_maps(model, image, layers)
-    directory = Path(logdir)
-    image_io.save_png(directory / "input.png", activations.image)
-    writer = tf.summary.create_file_writer(str(directory))
-    with writer.as_default(step=0):
-        tf.summary.image("activations/input", activations.image[None])
+    with as_run(run).outputs as outputs:
+        outputs.png("input.png", activations.image)
+        outputs.summary_image("activations/input", activations.image)
         for layer, maps in activations.maps.items():
             figure = activation_grid(maps, normalize, cmap, scale, columns)
-            image_io.save_png(directory / f"{slug(layer)}.png", figure)
-            tf.summary.image(f"activations/{layer}", figure[None])
-    writer.close()
+            outputs.png(f"{image_io.slug(layer)}.png", figure)
+            outputs.summary_image(f"activations/{layer}", figure)
     return activations

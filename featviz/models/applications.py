@@ -14,36 +14,29 @@ MobileNetV3), which therefore take [0, 255] pixels. It is a pure tensor function
 `tf.function`.
 
 `build_application(name, weights="imagenet")` lets Keras download the weights (or reuse its cache
-in `~/.keras/models`). Without network that download fails, possibly only after a long
-connection timeout; here it fails within `DOWNLOAD_TIMEOUT_S` with a `WeightsDownloadError` that
-says which file to fetch elsewhere and how to pass it.
+in `~/.keras/models`). Without network that download fails, and the failure is raised as a
+`WeightsDownloadError` that says which file to fetch elsewhere and how to pass it. Keras' own
+download is used as it is (nothing of Keras or the socket defaults is replaced), so how long a
+silently dropped connection waits is Keras' and the operating system's choice.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import os
-import socket
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-# Keras' application modules call `file_utils.get_file(...)` through this module at call time,
-# so replacing the attribute for the duration of a build intercepts their weight downloads.
-from keras.src.utils import file_utils
-
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
 
-# Seconds a weight download may wait on one socket operation (connecting, or a read) before it
-# fails. It bounds the time to the offline error where a firewall silently drops connections
-# (Linux otherwise retries a connect for about two minutes). It limits each wait, not the
-# whole transfer, so a slow but live download of a large file is unaffected.
-DOWNLOAD_TIMEOUT_S = 15.0
+# How Keras' `get_file` reports a failed download (it raises a bare Exception).
+_FETCH_FAILURE = re.compile(r"URL fetch failure on (\S+?):? ")
 
 
 class WeightsDownloadError(OSError):
@@ -259,14 +252,8 @@ def build_application(
     weights = _checked_weights(weights)
     if input_shape is None:
         input_shape = (app.default_size, app.default_size, 3)
-    downloads = contextlib.nullcontext()
-    if weights == "imagenet":
-        downloads = _explained_download_failures(app.name)
     try:
-        with downloads:
-            return app.constructor(
-                weights=weights, input_shape=tuple(input_shape), include_top=include_top
-            )
+        return app.constructor(weights=weights, input_shape=tuple(input_shape), include_top=include_top)
     except ValueError as error:
         size = (app.default_size, app.default_size, 3)
         raise ValueError(
@@ -276,6 +263,13 @@ def build_application(
             f"include_top=True and ImageNet weights only {size} (use include_top=False for "
             f"other sizes)"
         ) from error
+    except Exception as error:  # Keras turns URL errors into a bare Exception.
+        failure = _FETCH_FAILURE.search(str(error))
+        if weights != "imagenet" or failure is None:
+            raise
+        origin = failure.group(1)
+        raise WeightsDownloadError(
+            _offline_message(app.name, origin.rsplit("/", 1)[-1], origin, error)) from error
 
 
 def _checked_weights(weights: Any) -> str | None:
@@ -294,34 +288,6 @@ def _checked_weights(weights: Any) -> str | None:
             f"weights) or the path of a weights file"
         )
     return weights
-
-
-@contextlib.contextmanager
-def _explained_download_failures(app_name: str) -> Iterator[None]:
-    """Within: Keras downloads time out after `DOWNLOAD_TIMEOUT_S` and fail with advice.
-
-    Not thread-safe: it swaps Keras' module-level `get_file` and the process-wide default socket
-    timeout (only during the download itself) and restores both afterwards.
-    """
-    download = file_utils.get_file
-
-    def get_file(*args: Any, **kwargs: Any) -> str:
-        previous_timeout = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-        try:
-            return download(*args, **kwargs)
-        except Exception as error:  # Keras turns URL errors into a bare Exception.
-            fname = kwargs.get("fname", args[0] if args else None)
-            origin = kwargs.get("origin", args[1] if len(args) > 1 else None)
-            raise WeightsDownloadError(_offline_message(app_name, fname, origin, error)) from error
-        finally:
-            socket.setdefaulttimeout(previous_timeout)
-
-    file_utils.get_file = get_file
-    try:
-        yield
-    finally:
-        file_utils.get_file = download
 
 
 def _offline_message(app_name: str, fname: str | None, origin: str | None, error: Exception) -> str:

@@ -5,7 +5,7 @@ Two notions, both in input-pixel coordinates (row, column; pixel ``i`` has its c
 * The *theoretical* receptive field (`receptive_fields`, `receptive_field`, `center_position`),
   read from the model graph through convolutions, pooling, padding, merges and nested models:
   a `ReceptiveField` of size, stride and start per axis, whose `region(position, image_size)`
-  is the crop seen by one output position (`featviz.receptive_field.theoretical` states the
+  is the crop seen by one output position (`featviz.analysis.receptive_field.theoretical` states the
   recurrence and which layers it understands).
 * The *effective* receptive field (`effective_receptive_field`, `effective_region`):
   ``|d neuron / d image|``, which shows where inside the theoretical field the neuron actually
@@ -20,9 +20,9 @@ Two notions, both in input-pixel coordinates (row, column; pixel ``i`` has its c
 ((4, 4), (2, 2))
 """
 
-from featviz.receptive_field.effective import effective_receptive_field, effective_region
-from featviz.receptive_field.field import ReceptiveField
-from featviz.receptive_field.theoretical import center_position, receptive_field, receptive_fields
+from featviz.analysis.receptive_field.effective import effective_receptive_field, effective_region
+from featviz.analysis.receptive_field.field import ReceptiveField
+from featviz.analysis.receptive_field.theoretical import center_position, receptive_field, receptive_fields
 
 __all__ = [
     "ReceptiveField", "center_position", "effective_receptive_field", "effective_region",

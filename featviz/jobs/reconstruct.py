@@ -4,10 +4,11 @@ The `reconstruct` job (gin: `experiment.job = @reconstruct`) starts from noise a
 image per chosen layer so that the layer's activations match those of a target image
 (`ActivationMatch`), as Mahendran & Vedaldi, "Understanding Deep Image Representations by
 Inverting Them" (CVPR 2015). All layers run as one batch (image i matches layer i), once per
-*variant*: a variant is a gin scope under which the `Visualizer` is configured, e.g. `plain`
-(no tricks) and `tricks` (gradient normalisation, scheduled blur and zoom, as for class
-visualization). Early layers pin the image down almost exactly; deep layers keep what is there
-but lose where.
+*variant*: a `Variant` names a way of running the optimization, e.g. `plain` (no tricks) and
+`tricks` (gradient normalisation, scheduled blur and zoom, as for class visualization, the
+default `TRICKS`). A variant's `Visualizer` is built within the gin scope of its name, so a
+config can also set anything else per variant (`tricks/Visualizer.learning_rate = 0.1`). Early
+layers pin the image down almost exactly; deep layers keep what is there but lose where.
 
 Outputs in the run directory: `reconstruction.png` (one row per variant: the original, then one
 reconstruction per layer), `reconstruction.csv` and `reconstruction.md` (per variant and layer:
@@ -18,25 +19,62 @@ figure and the table; each variant's own callbacks write under `<run directory>/
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 import re
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import gin
 import numpy as np
 import tensorflow as tf
 
-from featviz import images as image_io
+from featviz import io as image_io
+from featviz.jobs.base import Outputs, RunLike, as_run, markdown_table
 from featviz.models import VisModel, load_model
-from featviz.objectives import stack
-from featviz.render import Visualizer, stop_requested
-from featviz.transfer import ActivationMatch, ImageSource, squared_distance, target_activations
+from featviz.objectives import ActivationMatch, stack, squared_distance, target_activations
+from featviz.objectives.matching import ImageSource
+from featviz.operations import BetweenSteps, NormalizeGradient, ScheduledTransform
+from featviz.render import Visualizer
+from featviz.transforms import GaussianBlur, Zoom
 
 _COLUMNS = ("variant", "layer", "start_feature_error", "feature_error", "pixel_mse", "psnr_db")
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One way of running the reconstruction: a name and the loop settings it changes.
+
+    Attributes:
+        name: an identifier; the variant's row label and sub-directory, and the gin scope its
+            `Visualizer` is built in (so `<name>/Visualizer.*` bindings apply to it).
+        gradient_transforms: the `Visualizer`'s gradient transforms for this variant.
+        between_steps: the `Visualizer`'s between-step operations for this variant.
+    """
+
+    name: str
+    gradient_transforms: Sequence[Callable[[tf.Tensor], tf.Tensor]] = ()
+    between_steps: Sequence[BetweenSteps] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):
+            raise ValueError(f"variant names are gin scope names (identifiers), got {self.name!r}")
+
+    def settings(self) -> dict:
+        """The `Visualizer` arguments this variant sets itself (the rest come from gin)."""
+        settings = {}
+        if self.gradient_transforms:
+            settings["gradient_transforms"] = tuple(self.gradient_transforms)
+        if self.between_steps:
+            settings["between_steps"] = tuple(self.between_steps)
+        return settings
+
+
+PLAIN = Variant("plain")
+# The class-visualization tricks of the seed method (configs/vgg16_classes.gin): normalised
+# gradients, Gaussian blur (sigma 1 pixel) and a 1% zoom every 20 steps.
+TRICKS = Variant("tricks", gradient_transforms=(NormalizeGradient(),), between_steps=(
+    ScheduledTransform(GaussianBlur(1.0), every=20), ScheduledTransform(Zoom(1.01), every=20)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,80 +131,77 @@ def feature_errors(model: VisModel, layers: Sequence[str], targets: dict[str, tf
     Returns:
         [len(layers)] float, ||a_i - t_i|| / ||t_i||.
     """
-    inputs = tf.constant(images, tf.float32)
-    if model.input_size is not None and tuple(inputs.shape[1:3]) != model.input_size:
-        inputs = tf.image.resize(inputs, model.input_size, method="bilinear")
-    activations = model.extractor(layers)(model.preprocess(inputs))
+    activations = model.activations(images, layers)
     return np.array([
         float(tf.sqrt(squared_distance(activations[layer][i:i + 1], targets[layer]))[0])
         for i, layer in enumerate(layers)
     ])
 
 
-@gin.configurable(module="featviz", denylist=["logdir"])
+@gin.register(module="featviz")
 def reconstruct(
-    logdir: str,
+    run: RunLike,
     model: VisModel | str = gin.REQUIRED,
     image: ImageSource = gin.REQUIRED,
     layers: Sequence[str] = gin.REQUIRED,
-    variants: Sequence[str] = ("plain", "tricks"),
+    variants: Sequence[Variant | str] = (PLAIN, TRICKS),
     scale: int = 1,
 ) -> Reconstruction:
     """Reconstructs `image` from each layer's activations, once per variant.
 
     Args:
-        logdir: the run directory.
+        run: the run (or its directory).
         model: the model, or anything `load_model` accepts.
         image: the target image: a file path or an array [height, width, channels].
         layers: the layers to reconstruct from (one image each).
-        variants: gin scope names; each variant is one `Visualizer` run configured by gin
-            within that scope (`tricks/Visualizer.gradient_transforms = [...]`), falling back
-            to the unscoped bindings. The objective, model and run directory are set here.
+        variants: `Variant`s, or names: a name is a variant configured by its gin scope alone
+            (`tricks/Visualizer.gradient_transforms = [...]`). Each variant is one
+            `Visualizer` run, falling back to the unscoped bindings for what it does not set;
+            the objective, model and run directory are set here.
         scale: integer upscaling of the figure's tiles.
 
     Returns:
         The `Reconstruction`; stops after the current variant when a stop is requested.
     """
-    for variant in variants:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variant):
-            raise ValueError(f"variant names are gin scope names (identifiers), got {variant!r}")
+    run = as_run(run)
+    variants = [Variant(variant) if isinstance(variant, str) else variant for variant in variants]
     if isinstance(layers, str) or not layers or len(set(layers)) != len(layers):
         raise ValueError(f"reconstruct needs a list of distinct layer names, got {layers!r}")
     model = load_model(model)
     # Normalised, so that the objective is the squared relative error of every layer.
     objectives = [ActivationMatch(layer, image, normalize=True) for layer in layers]
-    directory = Path(logdir)
     original: np.ndarray | None = None
     images: dict[str, np.ndarray] = {}
     rows: list[ReconstructionRow] = []
     for variant in variants:
-        with gin.config_scope(variant):
-            visualizer = Visualizer(model=model, objective=stack(objectives),
-                                    logdir=str(directory / variant))
+        with gin.config_scope(variant.name):
+            visualizer = Visualizer(model=model, objective=stack(objectives), stop=run.stop,
+                                    logdir=run.subdirectory(variant.name), **variant.settings())
         param = visualizer.param
         if original is not None and original.shape[:2] != param.shape:
             raise ValueError(
                 f"every variant must render at the same size (the figure compares them); "
-                f"variant {variant!r} renders {param.shape}, the first {original.shape[:2]}"
+                f"variant {variant.name!r} renders {param.shape}, the first {original.shape[:2]}"
             )
         original = image_io.as_image_batch(image, param.shape, param.channels, 1,
                                            what="target image")[0]
         # As ActivationMatch sees them: at the model's input size, else at the render size.
         targets = target_activations(model, image, layers, model.input_size or param.shape)
         render = visualizer.run()
-        images[variant] = render.images[: len(layers)]
-        end_errors = feature_errors(model, layers, targets, images[variant])
+        images[variant.name] = render.images[: len(layers)]
+        end_errors = feature_errors(model, layers, targets, images[variant.name])
         for i, (layer, objective) in enumerate(zip(layers, objectives)):
             # The first step's objective is -(relative error)^2 of the initial image, as the
             # objective saw it (through the variant's transforms, if any).
             start_error = math.sqrt(max(0.0, -float(render.history[objective.name][0, i])))
-            mse = float(np.mean(np.square(images[variant][i] - original)))
-            rows.append(ReconstructionRow(variant, layer, start_error, float(end_errors[i]), mse,
+            mse = float(np.mean(np.square(images[variant.name][i] - original)))
+            rows.append(ReconstructionRow(variant.name, layer, start_error, float(end_errors[i]), mse,
                                           psnr(mse)))
-        if stop_requested():
+        if run.stop:
             break
     result = Reconstruction(original, images, rows)
-    write_outputs(directory, result, scale)
+    with run.outputs as outputs:
+        write_outputs(outputs, result, scale)
     return result
 
 
@@ -188,38 +223,27 @@ def figure(result: Reconstruction, scale: int = 1) -> np.ndarray:
     return image_io.grid(np.stack(tiles), labels, columns=columns, scale=scale)
 
 
-def markdown_table(rows: Sequence[ReconstructionRow]) -> str:
+def table(rows: Sequence[ReconstructionRow]) -> str:
     """The rows as a Markdown table (errors to 3 significant digits, PSNR to 0.1 dB)."""
-    lines = ["| variant | layer | feature error (start) | feature error | pixel MSE | PSNR (dB) |",
-             "|---|---|---|---|---|---|"]
-    for row in rows:
-        lines.append(f"| {row.variant} | {row.layer} | {row.start_feature_error:.3g} | "
-                     f"{row.feature_error:.3g} | {row.pixel_mse:.3g} | {row.psnr_db:.1f} |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(
+        ["variant", "layer", "feature error (start)", "feature error", "pixel MSE", "PSNR (dB)"],
+        [(row.variant, row.layer, f"{row.start_feature_error:.3g}", f"{row.feature_error:.3g}",
+          f"{row.pixel_mse:.3g}", f"{row.psnr_db:.1f}") for row in rows])
 
 
-def write_outputs(directory: Path, result: Reconstruction, scale: int = 1) -> None:
+def write_outputs(outputs: Outputs, result: Reconstruction, scale: int = 1) -> None:
     """Writes the figure, the CSV and Markdown tables and the TensorBoard summaries."""
     tiled = figure(result, scale)
-    image_io.save_png(directory / "reconstruction.png", tiled)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(_COLUMNS)
-    for row in result.rows:
-        writer.writerow([getattr(row, column) for column in _COLUMNS])
-    text = buffer.getvalue()
-    image_io.atomic_write(directory / "reconstruction.csv", lambda tmp: Path(tmp).write_text(text))
-    table = markdown_table(result.rows)
-    image_io.atomic_write(directory / "reconstruction.md", lambda tmp: Path(tmp).write_text(table))
-    writer = tf.summary.create_file_writer(str(directory))
-    with writer.as_default():
-        for variant in result.images:
-            rows = [row for row in result.rows if row.variant == variant]
-            # Step = the layer's index, so that each curve shows the error against depth.
-            for index, row in enumerate(rows):
-                for metric in ("feature_error", "pixel_mse", "psnr_db"):
-                    tf.summary.scalar(f"reconstruction/{variant}/{metric}", getattr(row, metric),
-                                      step=index)
-        tf.summary.image("reconstruction/figure", tiled[None], step=0)
-        tf.summary.text("reconstruction/table", table, step=0)
-    writer.close()
+    outputs.png("reconstruction.png", tiled)
+    outputs.csv("reconstruction.csv", _COLUMNS,
+                [[getattr(row, column) for column in _COLUMNS] for row in result.rows])
+    markdown = table(result.rows)
+    outputs.text("reconstruction.md", markdown)
+    for variant in result.images:
+        rows = [row for row in result.rows if row.variant == variant]
+        # Step = the layer's index, so that each curve shows the error against depth.
+        for index, row in enumerate(rows):
+            for metric in ("feature_error", "pixel_mse", "psnr_db"):
+                outputs.summary_scalar(f"reconstruction/{variant}/{metric}", getattr(row, metric), index)
+    outputs.summary_image("reconstruction/figure", tiled)
+    outputs.summary_text("reconstruction/table", markdown)

@@ -1,6 +1,6 @@
 """Which Keras layers keep, move, merge or erase the spatial position of their inputs.
 
-The walk of `featviz.receptive_field.theoretical` classifies every operation of a model graph
+The walk of `featviz.analysis.receptive_field.theoretical` classifies every operation of a model graph
 with these tables: window layers (the jump/start recurrence), elementwise layers (the field is
 kept, or merged over several inputs) and global layers (every output sees the whole image).
 """

@@ -23,11 +23,11 @@ import gin
 import keras
 import numpy as np
 
-from featviz import images as image_io
-from featviz.callbacks import slug
+from featviz import io as image_io
+from featviz.jobs.base import RunLike, as_run
 from featviz.models import VisModel, load_model
 from featviz.objectives import Channel, Objective, stack
-from featviz.render import Render, Visualizer, stop_requested
+from featviz.render import Render, StopToken, Visualizer
 
 ChannelObjective = Callable[[str, int], Objective]
 
@@ -101,6 +101,7 @@ def visualize_channels(
     channels: Sequence[int] | int | None = None,
     objective: ChannelObjective = Channel,
     logdir: str | None = None,
+    stop: StopToken | None = None,
     **visualizer_args: Any,
 ) -> list[LayerRender]:
     """Visualizes channels of several layers, one batch (one `Visualizer` run) per layer.
@@ -114,22 +115,23 @@ def visualize_channels(
         objective: `objective(layer, channel) -> Objective` for each image: `Channel` (the
             mean over positions), or `Neuron` (the centre position), or any such factory.
         logdir: when given, each layer's run writes to `logdir/<layer>/`.
+        stop: a `StopToken` shared by the layers' runs; once requested, the current layer
+            stops after its step and the layers not yet started are skipped.
         **visualizer_args: passed to every `Visualizer` (param, transforms, steps,
             callbacks, ...); under gin, the `Visualizer.*` bindings apply too.
 
     Returns:
-        One `LayerRender` per layer, lower layers first. After `request_stop()` the layers not
-        yet started are skipped.
+        One `LayerRender` per layer, lower layers first (fewer after a stop).
     """
     model = load_model(model)
     results = []
     for layer in layers_in_order(model, layers):
-        if stop_requested():
+        if stop:
             break
         chosen = select_channels(model, layer, channels)
-        directory = None if logdir is None else str(Path(logdir) / slug(layer))
+        directory = None if logdir is None else str(Path(logdir) / image_io.slug(layer))
         visualizer = Visualizer(model=model, objective=stack([objective(layer, c) for c in chosen]),
-                                logdir=directory, **visualizer_args)
+                                logdir=directory, stop=stop, **visualizer_args)
         results.append(LayerRender(layer, chosen, visualizer.run()))
     return results
 
@@ -150,19 +152,21 @@ def layers_figure(results: Sequence[LayerRender], scale: int = 1) -> np.ndarray:
 
 @gin.register(module="featviz")
 def channel_sweep(
-    logdir: str,
+    run: RunLike,
     model: VisModel | keras.Model | str = gin.REQUIRED,
     layers: Sequence[str] = gin.REQUIRED,
     channels: Sequence[int] | int | None = None,
     objective: ChannelObjective = Channel,
     scale: int = 1,
 ) -> list[LayerRender]:
-    """Job: `visualize_channels` into `logdir/<layer>/`, and the figure `logdir/layers.png`.
+    """Job: `visualize_channels` into `<run>/<layer>/`, and the figure `<run>/layers.png`.
 
     Gin: `experiment.job = @channel_sweep`; the runs take their other settings from the
     `Visualizer.*` bindings. `scale` upscales the figure's tiles.
     """
-    results = visualize_channels(model, layers, channels, objective, logdir=logdir)
+    run = as_run(run)
+    results = visualize_channels(model, layers, channels, objective, logdir=str(run.logdir),
+                                 stop=run.stop)
     if results:
-        image_io.save_png(Path(logdir) / "layers.png", layers_figure(results, scale))
+        run.outputs.png("layers.png", layers_figure(results, scale))
     return results

@@ -11,7 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from featviz.receptive_field.theoretical import _graph_of, _walk
+from featviz.analysis.receptive_field.theoretical import walk_model
+from featviz.models.graph import graph_of
 
 
 def _call_node(layer: keras.Layer) -> object:
@@ -26,7 +27,7 @@ def _call_node(layer: keras.Layer) -> object:
 
 def _output_function(model: keras.Model, layer_name: str) -> Callable[[tf.Tensor], tf.Tensor]:
     """A function from the model input to the output of a (possibly nested) layer."""
-    graph = _graph_of(model)
+    graph = graph_of(model)
     head, _, rest = layer_name.partition("/")
     layer = graph.get_layer(head)
     node = _call_node(layer)
@@ -80,7 +81,7 @@ def effective_receptive_field(
     """
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1) (relative to the max), got {threshold!r}.")
-    graph = _graph_of(model)
+    graph = graph_of(model)
     if inputs is None and graph is not None:
         shape = tuple(graph.inputs[0].shape[1:])
         if None in shape:
@@ -91,7 +92,7 @@ def effective_receptive_field(
         low, high = value_range
         inputs = np.random.default_rng(seed).uniform(low, high, size=(1, *shape))
     # Validates the model and lists the layer names, nested ones included.
-    names = list(_walk(model, None if inputs is None else tuple(np.shape(inputs)[1:3])).layers)
+    names = list(walk_model(model, None if inputs is None else tuple(np.shape(inputs)[1:3])).layers)
     if layer_name not in names:
         raise ValueError(
             f"Unknown layer {layer_name!r} in model {model.name!r}; valid names: {sorted(names)}."

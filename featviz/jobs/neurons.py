@@ -6,7 +6,7 @@ default). `visualize_neurons` maximises one neuron per layer, one image each, in
 size (one independent variable per pixel; `Fourier` would spread every change over the whole
 image), no transforms (jitter, scaling and rotation move pixels across the field's border), no
 resizing, and Adam without weight decay, under which a pixel whose gradient is always zero keeps
-its initial value exactly. Between-step image edits (`ScheduledTransform`, `Restandardize`) are
+its initial value exactly. Between-step operations (`ScheduledTransform`, `Restandardize`) are
 refused for the same reason.
 
 For each neuron it reports the theoretical receptive field (`featviz.receptive_field`: the box
@@ -20,9 +20,7 @@ of the theoretical field, and the gradient map. The `neuron_fields` job runs thi
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import gin
@@ -30,22 +28,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from featviz import images as image_io
-from featviz.callbacks import Callback, Restandardize, ScheduledTransform, slug
-from featviz.channels import layers_in_order
+from featviz import io as image_io
+from featviz.analysis.receptive_field import (ReceptiveField, center_position,
+                                              effective_receptive_field, effective_region,
+                                              receptive_field)
+from featviz.jobs.base import RunLike, as_run
+from featviz.jobs.channels import layers_in_order
 from featviz.models import VisModel, load_model
 from featviz.objectives import Neuron, stack
+from featviz.operations import BetweenSteps
 from featviz.params import Pixel
-from featviz.receptive_field import (ReceptiveField, center_position, effective_receptive_field,
-                                     effective_region, receptive_field)
-from featviz.render import Visualizer
+from featviz.render import StopToken, Visualizer
 
 Position = tuple[int, int]
 # Colours of the boxes drawn on the images: theoretical field red, effective field yellow.
 _THEORETICAL_COLOR = (1.0, 0.1, 0.1)
 _EFFECTIVE_COLOR = (1.0, 0.85, 0.0)
-# Callbacks that rewrite every pixel between steps, outside the receptive field too.
-_IMAGE_EDITING_CALLBACKS = (ScheduledTransform, Restandardize)
 # Visualizer arguments `visualize_neurons` sets itself.
 _FIXED_ARGUMENTS = frozenset({"model", "objective", "param", "transforms", "optimizer"})
 
@@ -128,13 +126,12 @@ def _check_pixel_param(model: VisModel, param: Pixel | None) -> Pixel:
     return param
 
 
-def _check_callbacks(callbacks: Sequence[Callback]) -> None:
-    for callback in callbacks:
-        if isinstance(callback, _IMAGE_EDITING_CALLBACKS):
-            raise ValueError(
-                f"{type(callback).__name__} edits every pixel between steps, so pixels outside "
-                f"the receptive field would change; remove it from the callbacks of a neuron run"
-            )
+def _check_between_steps(operations: Sequence[BetweenSteps]) -> None:
+    if operations:
+        raise ValueError(
+            f"{type(operations[0]).__name__} edits every pixel between steps, so pixels outside "
+            f"the receptive field would change; remove it from the between_steps of a neuron run"
+        )
 
 
 def visualize_neurons(
@@ -146,6 +143,7 @@ def visualize_neurons(
     seed: int = 0,
     erf_threshold: float = 0.01,
     logdir: str | None = None,
+    stop: StopToken | None = None,
     **visualizer_args: Any,
 ) -> list[NeuronField]:
     """Maximises one neuron per layer, changing only the pixels of its receptive field.
@@ -169,17 +167,18 @@ def visualize_neurons(
         erf_threshold: the effective field keeps the pixels whose gradient magnitude is above
             this fraction of its maximum.
         logdir: the run's output directory for the callbacks.
+        stop: a `StopToken`; once requested, the run ends after its current step.
         **visualizer_args: passed to the `Visualizer` (steps, learning_rate, callbacks,
             gradient_transforms, metrics); under gin, the `Visualizer.*` bindings apply too.
-            The transforms (none) and the optimizer (Adam) are fixed; image-editing callbacks
+            The transforms (none) and the optimizer (Adam) are fixed; between-step operations
             are refused.
 
     Returns:
         One `NeuronField` per layer, lower layers first.
 
     Raises:
-        ValueError: a parameterization other than `Pixel` at the input size, an image-editing
-            callback, a bad layer, channel or position, or a `channels`/`positions` list whose
+        ValueError: a parameterization other than `Pixel` at the input size, a between-step
+            operation, a bad layer, channel or position, or a `channels`/`positions` list whose
             length is not the number of layers.
         TypeError: `visualizer_args` sets what this function fixes.
     """
@@ -202,7 +201,7 @@ def visualize_neurons(
         Neuron(layer, 0, where[layer]).check(model)
     if any(chosen[layer] is None for layer in ordered):
         initial = param.to_images(param.initial(param.batch or len(ordered), seed))
-        acts = model.extractor(ordered)(model.preprocess(initial))
+        acts = model.activations(initial, ordered)
         for i, layer in enumerate(ordered):
             if chosen[layer] is None:
                 row, col = where[layer] or center_position(model.model, layer)
@@ -211,10 +210,10 @@ def visualize_neurons(
     # Explicit arguments override gin's Visualizer bindings: no transforms and Adam without
     # weight decay are what keep the change inside the receptive field.
     visualizer = Visualizer(model=model, objective=stack(neurons), param=param, transforms=(),
-                            optimizer="adam", seed=seed, logdir=logdir, **visualizer_args)
-    _check_callbacks(visualizer.callbacks.callbacks)
+                            optimizer="adam", seed=seed, logdir=logdir, stop=stop, **visualizer_args)
+    _check_between_steps(visualizer.between_steps)
     images = visualizer.run().images
-    activations = model.extractor(ordered)(model.preprocess(tf.constant(images)))
+    activations = model.activations(images, ordered)
     return [
         _neuron_field(model, neuron, images[i], activations[neuron.layer][i], erf_threshold)
         for i, neuron in enumerate(neurons)
@@ -311,7 +310,7 @@ def format_table(fields: Sequence[NeuronField]) -> str:
 
 @gin.register(module="featviz")
 def neuron_fields(
-    logdir: str,
+    run: RunLike,
     model: VisModel | keras.Model | str = gin.REQUIRED,
     layers: Sequence[str] = gin.REQUIRED,
     channels: int | None | Sequence[int | None] = None,
@@ -323,20 +322,19 @@ def neuron_fields(
 ) -> list[NeuronField]:
     """Job: `visualize_neurons`, writing per neuron its image and zoomed receptive field.
 
-    Writes into `logdir`: `neurons.png` (the figure, tiles upscaled by `scale`),
+    Writes into the run directory: `neurons.png` (the figure, tiles upscaled by `scale`),
     `fields/<NN>_<layer>_image.png` and `..._rf.png` (the image and the crop of its theoretical
     field), `receptive_fields.json` (the numbers of every neuron), and prints the table. Steps,
     learning rate and callbacks come from the `Visualizer.*` bindings.
     """
+    run = as_run(run)
     fields = visualize_neurons(model, layers, channels, positions, param, seed, erf_threshold,
-                               logdir=logdir)
-    directory = Path(logdir)
+                               logdir=str(run.logdir), stop=run.stop)
     for i, field in enumerate(fields):
-        stem = directory / "fields" / f"{i:02d}_{slug(field.layer)}"
-        image_io.save_png(f"{stem}_image.png", field.image)
-        image_io.save_png(f"{stem}_rf.png", field.crop())
-    image_io.save_png(directory / "neurons.png", neurons_figure(fields, scale))
-    text = json.dumps([field.summary() for field in fields], indent=2)
-    image_io.atomic_write(directory / "receptive_fields.json", lambda tmp: Path(tmp).write_text(text))
+        stem = f"fields/{i:02d}_{image_io.slug(field.layer)}"
+        run.outputs.png(f"{stem}_image.png", field.image)
+        run.outputs.png(f"{stem}_rf.png", field.crop())
+    run.outputs.png("neurons.png", neurons_figure(fields, scale))
+    run.outputs.json("receptive_fields.json", [field.summary() for field in fields])
     print(format_table(fields))
     return fields

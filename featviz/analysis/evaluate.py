@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from featviz.models import VisModel, load_model
-from featviz.objectives import LOGITS, Channel
+from featviz.models import LOGITS
+from featviz.objectives import Channel
 from featviz.transforms import Downscale, GaussianBlur, RandomAffine, Transform, compose
 
 
@@ -115,7 +116,6 @@ def _perturbed_outputs(
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive int, got {repeats!r}")
     perturbations = default_perturbations() if perturbations is None else dict(perturbations)
-    extract = model.extractor(keys)
     for name, perturb in perturbations.items():
         chunks: dict[str, list[np.ndarray]] = {key: [] for key in keys}
         for repeat, start in itertools.product(range(repeats), range(0, len(images), batch_size)):
@@ -123,9 +123,7 @@ def _perturbed_outputs(
             chunk_seed = tf.constant([seed, repeat * len(images) + start], tf.int64)
             chunk = perturb(tf.constant(images[start:start + batch_size]), chunk_seed)
             chunk = tf.clip_by_value(chunk, 0.0, 1.0)
-            if model.input_size is not None:
-                chunk = tf.image.resize(chunk, model.input_size, method="bilinear")
-            for key, value in extract(model.preprocess(chunk)).items():
+            for key, value in model.activations(chunk, keys).items():
                 chunks[key].append(np.asarray(value))
         yield name, {key: np.concatenate(values) for key, values in chunks.items()}
 

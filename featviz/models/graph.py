@@ -13,24 +13,42 @@ Layers are named as in `featviz.receptive_field`: `outer/inner` for a layer of a
 (the top model's own name is not part of it), input layers included (`index_layers`).
 
 Contract of `run`: inputs [batch, height, width, channels] -> {key: activation} for every key of
-the plan, computed with training=False; the pre-softmax value of a fused-softmax layer is
-computed by calling that layer with its activation swapped for the identity only for the
-duration of that one call (restored in `finally`; not thread-safe while the step is traced).
+the plan, computed with training=False by a `LayerCall`. The graph runner is also where the
+gradient overrides of a run live, scoped to the model being run: the pre-softmax value of a
+fused-softmax layer is that layer's `call` evaluated with the identity as its activation (on a
+read-only view of the layer, so the layer object is never modified), and a `LayerCall` with
+`redirect_relu` set computes every ReLU and ReLU6 of the graph (`ReLU` layers, `Activation`
+layers, fused `activation="relu"`/`"relu6"`, `keras.ops.relu` calls) with the redirected
+gradient of `featviz.models.gradients`. Nothing process-wide is swapped, so two models (or two
+runs of one) can be traced in two threads at once.
+
+The traversal itself (`schedule`) is shared with `featviz.analysis.receptive_field`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import keras
+import tensorflow as tf
+from keras.src.backend import AutocastScope
 
-from featviz.receptive_field.theoretical import _graph_of as graph_of
+from featviz.models.gradients import redirected_relu, redirected_relu6
 
 Node = Any  # keras.src.ops.node.Node: one call of an operation in a graph.
 # Final activations that turn logits into probabilities; the logits are read before them.
 SQUASHING = ("softmax", "sigmoid")
+
+
+def graph_of(model: keras.Model) -> keras.Model | None:
+    """The functional graph of a model: itself, a built Sequential's, or None (subclassed)."""
+    if isinstance(model, keras.Sequential):
+        return model._functional
+    outputs = model.outputs if hasattr(model, "_inputs_struct") else None
+    return model if outputs else None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -242,7 +260,7 @@ def run(plan: Plan, inputs: Sequence[Any], call: Call, features: dict[str, Any],
     Args:
         plan: what to read.
         inputs: values of `plan.graph.inputs`, in order.
-        call: computes one call of an operation (`call_layer`, or `infer_shape` for shapes).
+        call: computes one call of an operation (a `LayerCall`, or `infer_shape` for shapes).
         features: receives key -> value for every target of the plan and its nested plans.
         outputs: also compute and return the graph's outputs (a nested model whose result
             the outer graph uses).
@@ -284,21 +302,97 @@ def run(plan: Plan, inputs: Sequence[Any], call: Call, features: dict[str, Any],
     return [values[id(tensor)] for tensor in graph.outputs] if outputs else None
 
 
-def call_layer(operation: keras.Operation, args: tuple, kwargs: dict, without_activation: bool) -> Any:
-    """Computes one call for real, in inference mode (training=False, as Keras' own call does).
+class _WithoutActivation:
+    """A read-only view of a layer whose `activation` is the identity.
 
-    With `without_activation`, the layer's activation is the identity for this call only.
+    `type(layer).call(view, ...)` then computes the layer's pre-activation output with the
+    layer's own weights and settings, and the layer object itself is never modified.
     """
-    if "training" in getattr(operation, "_call_context_args", ()):
-        kwargs = {**kwargs, "training": False}
-    if not without_activation:
+
+    def __init__(self, layer: keras.Layer) -> None:
+        object.__setattr__(self, "_layer", layer)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "activation":
+            return keras.activations.linear
+        return getattr(self._layer, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"the pre-activation view of layer {self._layer.name!r} is read-only")
+
+
+def _relu_cap(operation: keras.Operation) -> tuple[bool, float | None]:
+    """Whether `operation` ends in a plain ReLU (or ReLU6), and its cap (6.0 or None).
+
+    Plain means zero slope and threshold: a leaky or thresholded ReLU is left as it is.
+    """
+    if isinstance(operation, keras.layers.ReLU):
+        plain = float(operation.negative_slope) == 0 and float(operation.threshold) == 0
+        cap = None if operation.max_value is None else float(operation.max_value)
+        return plain and cap in (None, 6.0), cap
+    activation = getattr(operation, "activation", None)
+    if activation is keras.activations.relu:
+        return True, None
+    if activation is keras.activations.relu6:
+        return True, 6.0
+    # `keras.ops.relu(x)` / `keras.ops.relu6(x)` on a symbolic tensor record these operations.
+    kind = type(operation)
+    if kind.__module__.startswith("keras.src.ops") and kind.__name__ in ("Relu", "Relu6"):
+        return True, 6.0 if kind.__name__ == "Relu6" else None
+    return False, None
+
+
+def _is_fused(operation: keras.Operation) -> bool:
+    """Whether `operation` applies its activation after computing something else."""
+    return hasattr(operation, "activation") and not isinstance(operation, keras.layers.Activation)
+
+
+class LayerCall:
+    """Computes one call for real, in inference mode, with the run's gradient overrides.
+
+    Args:
+        redirect_relu: None for the model's own gradients; a scalar bool tensor (or bool) to
+            give every plain ReLU/ReLU6 the redirected gradient while it is True
+            (`featviz.models.gradients`). Forward values are the model's own either way.
+    """
+
+    def __init__(self, redirect_relu: tf.Tensor | bool | None = None) -> None:
+        self.redirect_relu = redirect_relu
+
+    def __call__(self, operation: keras.Operation, args: tuple, kwargs: dict,
+                 without_activation: bool) -> Any:
+        """The outputs of `operation(*args, **kwargs)`; with `without_activation`, before its
+        activation (the logits of a fused-softmax layer)."""
+        if "training" in getattr(operation, "_call_context_args", ()):
+            kwargs = {**kwargs, "training": False}
+        if without_activation:
+            return self._pre_activation(operation, args, kwargs)
+        if self.redirect_relu is not None:
+            is_relu, cap = _relu_cap(operation)
+            if is_relu:
+                inputs = self._pre_activation(operation, args, kwargs) if _is_fused(operation) else args[0]
+                relu = redirected_relu if cap is None else redirected_relu6
+                return relu(inputs, self.redirect_relu)
         return operation(*args, **kwargs)
-    saved = operation.activation
-    operation.activation = keras.activations.linear
-    try:
-        return operation(*args, **kwargs)
-    finally:
-        operation.activation = saved
+
+    @staticmethod
+    def _pre_activation(layer: keras.Layer, args: tuple, kwargs: dict) -> Any:
+        """`layer`'s output before its activation, computed as its `__call__` would.
+
+        `call` runs on a read-only view of the layer (`_WithoutActivation`); inputs and
+        variables are cast to the layer's compute dtype as `__call__` casts them, so mixed
+        precision layers compute in float16 here too.
+        """
+        if not getattr(layer, "_call_has_training_arg", False):
+            # `__call__` passes `training` on only to a `call` that takes it.
+            kwargs = {key: value for key, value in kwargs.items() if key != "training"}
+        dtype = layer.compute_dtype
+        cast = keras.tree.map_structure(
+            lambda x: keras.ops.cast(x, dtype) if hasattr(x, "dtype") and "float" in str(x.dtype) else x,
+            args)
+        scope = AutocastScope(dtype) if dtype != layer.variable_dtype else contextlib.nullcontext()
+        with scope:
+            return type(layer).call(_WithoutActivation(layer), *cast, **kwargs)
 
 
 def infer_shape(operation: keras.Operation, args: tuple, kwargs: dict, without_activation: bool) -> Any:

@@ -1,11 +1,10 @@
-"""Models: loading any Keras image model, its preprocessing, class names and feature extraction.
+"""`VisModel`: a Keras image model and what visualization needs around it.
 
-`load_model(name)` accepts the bundled `"demo"` model, a `keras.applications` family name
-(`"vgg16"`, `"mobilenet"`, ... with that family's own `preprocess_input`) or a `.keras`/`.h5`
-file, and returns a `VisModel`: the Keras model plus what visualization needs around it — a
-preprocessing function from [0, 1] images to the model's input, class names, layer lookup with
-helpful errors, and `extractor(keys)`, one function computing exactly the activations the
-objectives asked for, of any layer, inside nested models too (`featviz.graph` runs the graph).
+A preprocessing function from [0, 1] images to the model's input, class names, layer lookup
+with helpful errors, and `extractor(keys)`, one function computing exactly the activations the
+objectives asked for, of any layer, inside nested models too (`featviz.models.graph` runs the
+graph, with the run's gradient overrides). `activations(images, keys)` is the one place where
+images of any size are resized to the model's input, preprocessed and run.
 Layer names are qualified inside nested models (`mobilenet_1.00_224/conv_pw_13`) and may be
 given unqualified where unique. The user's model object is never modified.
 """
@@ -15,23 +14,26 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import json
-from collections.abc import Callable, Iterable, Sequence
-from importlib import resources
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
-import gin
 import keras
+import numpy as np
 import tensorflow as tf
 
-from featviz import applications, graph
-from featviz.classes import imagenet_class_names, resolve_class
-from featviz.objectives import LOGITS
+from featviz.models import graph
+from featviz.models.classes import resolve_class
 
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
+# fn(model_input, redirect_relu=None) -> {key: float32 activation}; see `VisModel.extractor`.
+Extractor = Callable[..., dict[str, tf.Tensor]]
+
+# The key under which the feature extractor provides the model's pre-softmax logits, whatever
+# layer (a Dense, a 1x1 convolution plus reshape, a fused softmax) produces them.
+LOGITS = "<logits>"
 
 
-def _identity(images: tf.Tensor) -> tf.Tensor:
+def identity(images: tf.Tensor) -> tf.Tensor:
+    """The preprocessing of a model that takes [0, 1] images as they are."""
     return images
 
 
@@ -47,7 +49,7 @@ class VisModel:
     """
 
     model: keras.Model
-    preprocess: Preprocess = _identity
+    preprocess: Preprocess = identity
     class_names: tuple[str, ...] | None = None
     name: str = "model"
 
@@ -191,30 +193,61 @@ class VisModel:
         return plan
 
     @functools.cached_property
-    def _extractors(self) -> dict[tuple[str, ...], Callable[[tf.Tensor], dict[str, tf.Tensor]]]:
+    def _extractors(self) -> dict[tuple[str, ...], Extractor]:
         return {}
 
-    def extractor(self, keys: Iterable[str]) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    def extractor(self, keys: Iterable[str]) -> Extractor:
         """A function computing exactly the activations of `keys` (layer names or `LOGITS`).
 
         Layers of nested models are computed inside their model's graph, each layer once; the
         model object is not changed. The same keys give the same (cached) function.
 
         Returns:
-            fn(model_input [batch, height, width, channels]) -> {key: float32 activation}
-            (float32 also under a mixed-precision policy).
+            fn(model_input [batch, height, width, channels], redirect_relu=None) -> {key:
+            float32 activation} (float32 also under a mixed-precision policy). `redirect_relu`
+            (a scalar bool tensor) gives the model's ReLUs the redirected gradient while it is
+            True (`featviz.models.gradients`); None keeps the model's own gradients.
         """
         keys = tuple(dict.fromkeys(keys))
         if keys not in self._extractors:
             plan = self._plan(keys)
 
-            def extract(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+            def extract(inputs: tf.Tensor, redirect_relu: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
                 features: dict[str, tf.Tensor] = {}
-                graph.run(plan, [inputs], graph.call_layer, features)
+                graph.run(plan, [inputs], graph.LayerCall(redirect_relu), features)
                 return {key: tf.cast(features[key], tf.float32) for key in keys}
 
             self._extractors[keys] = extract
         return self._extractors[keys]
+
+    def fit_input(self, images: tf.Tensor) -> tf.Tensor:
+        """Resizes images to the model's fixed input height and/or width (bilinear).
+
+        Free dimensions keep the images' own size; images already at the input size are
+        returned as they are.
+        """
+        fixed = tuple(self.input_shape[1:3])
+        if fixed == (None, None) or tuple(images.shape[1:3]) == fixed:
+            return images
+        dynamic = tf.shape(images)
+        size = [dynamic[1 + axis] if length is None else length for axis, length in enumerate(fixed)]
+        return tf.image.resize(images, size, method="bilinear")
+
+    def activations(self, images: tf.Tensor | np.ndarray, keys: Iterable[str],
+                    redirect_relu: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """Resize to the model's input, preprocess and extract: the activations of `keys`.
+
+        Args:
+            images: [batch, height, width, channels] in [0, 1], any size (resized to a
+                fixed-size model's input, bilinear).
+            keys: layer names, or `LOGITS`.
+            redirect_relu: see `extractor`.
+
+        Returns:
+            {key: float32 activation [batch, ...]}.
+        """
+        inputs = self.fit_input(tf.convert_to_tensor(images, tf.float32))
+        return self.extractor(keys)(self.preprocess(inputs), redirect_relu)
 
     def size_problem(self, keys: Iterable[str], size: tuple[int, int]) -> str | None:
         """Why the model cannot compute `keys` from images of `size` (height, width), or None.
@@ -266,76 +299,3 @@ class VisModel:
 
 # Largest square side `check_input_size` tries when searching for a size that works.
 _LARGEST_SIZE = 4096
-
-
-_DEMO = "demo"
-
-
-def _demo_model() -> VisModel:
-    data = resources.files("featviz") / "data"
-    meta = json.loads((data / "demo_model.json").read_text())
-    with resources.as_file(data / "demo_model.keras") as path:
-        model = keras.models.load_model(path, compile=False)
-    return VisModel(model, _identity, tuple(meta["class_names"]), _DEMO)
-
-
-def _file_model(path: Path, preprocess: Preprocess | None, class_names: Sequence[str] | None) -> VisModel:
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:  # noqa: BLE001 - Keras raises many types for bad files
-        raise ValueError(
-            f"could not load a Keras model from {str(path)!r}: {type(error).__name__}: {error}. "
-            f"Expected a file saved by model.save() (.keras or .h5)"
-        ) from None
-    return VisModel(model, preprocess or _identity, _class_names_for(model, class_names), path.stem)
-
-
-def _class_names_for(model: keras.Model, class_names: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    if class_names == "imagenet":
-        return imagenet_class_names()
-    if isinstance(class_names, (str, Path)):
-        return tuple(Path(class_names).read_text().split())
-    return tuple(class_names) if class_names is not None else None
-
-
-@gin.register(module="featviz")
-def load_model(
-    name: str | keras.Model = _DEMO,
-    weights: str | None = "imagenet",
-    preprocess: Preprocess | str | None = None,
-    class_names: Sequence[str] | str | None = None,
-    input_shape: tuple[int, int, int] | None = None,
-) -> VisModel:
-    """Loads a model to visualize.
-
-    Args:
-        name: "demo" (the bundled demo model), a `keras.applications` family name
-            (`featviz.applications` lists them), a path to a `.keras`/`.h5` file, or a
-            `keras.Model`.
-        weights: for applications: "imagenet" (downloaded by Keras where the network allows),
-            a path to a local weights file, or None for random weights.
-        preprocess: maps [0, 1] images to the model's input. None: the family's own for
-            applications, the identity otherwise; a family name ("vgg16") uses that family's.
-        class_names: a list, a text file with one name per line, or "imagenet". Applications
-            get ImageNet's names.
-        input_shape: (height, width, channels) for applications; None for the family default.
-    """
-    if isinstance(preprocess, str):
-        preprocess = applications.get_application(preprocess).preprocess
-    if isinstance(name, VisModel):
-        return name
-    if isinstance(name, keras.Model):
-        return VisModel(name, preprocess or _identity, _class_names_for(name, class_names), name.name)
-    if not isinstance(name, (str, Path)):
-        raise TypeError(f"load_model expects a name, a path or a keras.Model, got {name!r}")
-    if name == _DEMO:
-        return _demo_model()
-    path = Path(name)
-    if path.suffix in (".keras", ".h5", ".hdf5") or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"model file {str(path)!r} does not exist")
-        return _file_model(path, preprocess, class_names)
-    app = applications.get_application(str(name))
-    model = applications.build_application(str(name), weights=weights, input_shape=input_shape)
-    names = _class_names_for(model, class_names) or imagenet_class_names()
-    return VisModel(model, preprocess or app.preprocess, names, app.name)

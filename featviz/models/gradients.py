@@ -8,23 +8,17 @@ input (and, for ReLU6, lower an input above 6), and blocks only the part that wo
 input further out of the active range. Once any gradient passes the ordinary way, the ordinary
 gradient is used. The forward values never change.
 
-`redirected_relus(active)` is a context for the duration of tracing a step: inside it,
-`tf.nn.relu` and `tf.nn.relu6` — what Keras' TensorFlow backend computes for
-`keras.activations.relu`, `ReLU` layers (with `max_value=6`: ReLU6) and `activation="relu"` —
-are replaced by the redirected versions, and restored in `finally`. The model object is not
-touched. The swap is process-wide while the block runs, so do not trace other TensorFlow code
-that uses ReLUs in another thread at the same time.
+The graph runner (`featviz.models.graph.LayerCall`) applies these functions to the ReLUs of
+the model being run — `ReLU` layers (ReLU6 with `max_value=6`), `Activation("relu")`, fused
+`activation="relu"` and `keras.ops.relu` calls — so the override is scoped to that run: nothing
+process-wide (such as `tf.nn.relu`) is replaced, and the model object is not touched.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import tensorflow as tf
-
-_RELU = tf.nn.relu
-_RELU6 = tf.nn.relu6
 
 
 def _redirected_gradient(
@@ -77,26 +71,9 @@ def redirected_relu(features: tf.Tensor, active: tf.Tensor | bool = True) -> tf.
         features: [batch, ...] (a batch dimension first; without one the gradient is ordinary).
         active: scalar bool tensor or bool: whether to redirect (e.g. `step < 16`).
     """
-    return _redirect(_RELU, None, features, active)
+    return _redirect(tf.nn.relu, None, features, active)
 
 
 def redirected_relu6(features: tf.Tensor, active: tf.Tensor | bool = True) -> tf.Tensor:
     """`tf.nn.relu6(features)` whose gradient is redirected where `active` and dead."""
-    return _redirect(_RELU6, 6.0, features, active)
-
-
-@contextlib.contextmanager
-def redirected_relus(active: tf.Tensor | bool = True) -> Iterator[None]:
-    """Within: every `tf.nn.relu`/`tf.nn.relu6` (all Keras ReLUs) has the redirected gradient.
-
-    Args:
-        active: scalar bool tensor or bool, read when the gradient is computed: where False the
-            gradient is the ordinary one (so one traced step serves both phases of a run).
-    """
-    relu, relu6 = tf.nn.relu, tf.nn.relu6
-    tf.nn.relu = lambda features, name=None: redirected_relu(features, active)
-    tf.nn.relu6 = lambda features, name=None: redirected_relu6(features, active)
-    try:
-        yield
-    finally:
-        tf.nn.relu, tf.nn.relu6 = relu, relu6
+    return _redirect(tf.nn.relu6, 6.0, features, active)
