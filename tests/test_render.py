@@ -97,3 +97,14 @@ def test_changing_the_objective_between_runs_rebuilds_the_step(tiny):
     render = visualizer.run()
     assert visualizer._compiled.step is not first and render.names == ["ClassLogit[2]", "ClassLogit[3]"]
     assert render.images.shape == (2, 32, 32, 3)
+
+
+def test_jit_compile_runs_the_models_part_with_xla_and_gives_the_same_images(tiny):
+    def run(jit_compile):
+        return fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), steps=4,
+                             jit_compile=jit_compile).run().images
+
+    # XLA fuses and reorders float operations: equal to rounding, not bit for bit.
+    np.testing.assert_allclose(run(True), run(False), atol=1e-4)
+    with pytest.raises(ValueError, match="jit_compile must be True or False, got 'yes'"):
+        fv.Visualizer(tiny, fv.ClassLogit(1), jit_compile="yes")
