@@ -9,7 +9,8 @@ alternating rounds so that other jobs on the machine slow all of them alike; med
 - **featviz default**: exactly what `Visualizer(model, objective)` runs when given nothing else
   (the recipe: parameterization, transforms, optimizer, redirected ReLUs), one `ClassLogit` per
   image, reported during the redirected-ReLU steps and after them; then with the default
-  logging (`TensorBoard()`: scalars every step, images every 10; `ProgressBar()`);
+  logging (`TensorBoard()`: scalars every step, images every 10; `ProgressBar()`), and with
+  `jit_compile=True` (XLA for the model's part; the limit's XLA row compiles the whole limit);
 - **seed method**: `configs/vgg16_classes.gin`'s settings (sigmoid pixels, no transforms,
   `NormalizeGradient`, Adam 0.1, re-standardise every step, zoom and blur every 20) with its
   logging callbacks removed, at the config's render size scaled to the model (244 for 224);
@@ -17,7 +18,8 @@ alternating rounds so that other jobs on the machine slow all of them alike; med
   own defaults for class visualization, per step, tracing excluded;
 - **throughput** in images x steps per second at batches 1, 4, 16 (featviz default after the
   redirected steps, callbacks off), and **peak RSS** of fresh processes at batch 16;
-- a **profile** of the step's parts, each compiled alone, forward and backward.
+- a **profile** of the step's parts, each compiled alone, forward and backward, called in
+  turn one call at a time.
 
 Models get random weights (weights do not change speed). Usage:
 
@@ -53,8 +55,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import featviz as fv  # noqa: E402
-from featviz.objectives import LOGITS  # noqa: E402
-from featviz.relu import redirected_relus  # noqa: E402
+from featviz.models import LOGITS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -265,6 +266,9 @@ def step_table(model: fv.VisModel, size: int, args: argparse.Namespace, logdir: 
     runners["default"] = visualizer_runner(default, redirect=False)
     logged = default_visualizer(model, batch, logdir=logdir, callbacks=default_logging())
     runners["default, default logging"] = visualizer_runner(logged, redirect=False)
+    runners["limit, XLA"] = calls(limit_step(model, batch, jit_compile=True))
+    runners["default, XLA"] = visualizer_runner(default_visualizer(model, batch, jit_compile=True),
+                                                redirect=False)
     runners["seed method"] = visualizer_runner(seed_visualizer(model, batch, size), redirect=False)
     if args.peers:
         for name, make in (("xplique", lambda: xplique_runner(model, batch)),
@@ -326,12 +330,7 @@ def profile_pieces(model: fv.VisModel, batch: int, logdir: str) -> dict[str, Cal
 
     def redirected(active: bool) -> Callable[[tf.Tensor], tf.Tensor]:
         flag = tf.Variable(active)  # read when the gradient runs, as in the Visualizer's step
-
-        def logits(images: tf.Tensor) -> tf.Tensor:
-            with redirected_relus(flag):
-                return extract(model.preprocess(images))[LOGITS]
-
-        return logits
+        return lambda images: extract(model.preprocess(images), flag)[LOGITS]
 
     floor = tf.Variable(0.0)
     empty = tf.function(floor.read_value)
@@ -350,7 +349,9 @@ def profile_pieces(model: fv.VisModel, batch: int, logdir: str) -> dict[str, Cal
     for transform in fv.recipes.default_transforms(param.shape):
         pieces[f"transform: {transform!r}"] = gradient_of(lambda x, t=transform: t(x, seed), images)
         images = transform(images, seed)
-    pieces["resize to the model's input"] = gradient_of(visualizer._fit_to_model, images)
+    pieces["resize to the model's input"] = gradient_of(fv.Resize(model.input_size), images)
+    pieces["transforms and resize, as the step composes them"] = gradient_of(
+        lambda x: visualizer.transform(x, seed), param.to_images(raw))
     optimizer, variable = visualizer._compiled.optimizer, visualizer.variable
     gradient = tf.random.stateless_normal(variable.shape, seed=[5, 6])
     pieces["optimizer update (Adam)"] = tf.function(lambda: optimizer.apply([gradient], [variable]))
@@ -369,9 +370,9 @@ def profile_pieces(model: fv.VisModel, batch: int, logdir: str) -> dict[str, Cal
 
 
 def profile_table(model: fv.VisModel, args: argparse.Namespace, logdir: str) -> list[dict]:
-    """Median time of each profile piece, alternated as the other tables."""
+    """Median time of each profile piece, the pieces called in turn, one call each."""
     runners = {name: calls(piece) for name, piece in profile_pieces(model, args.batch, logdir).items()}
-    durations = alternate(runners, args.rounds, args.steps)
+    durations = alternate(runners, args.rounds * args.steps, 1)
     return [{"name": name, "ms": median_ms(times)} for name, times in durations.items()]
 
 
@@ -482,8 +483,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None, help="image size (default: the model's input)")
     parser.add_argument("--batch", type=int, default=1, help="batch of the step table and profile")
     parser.add_argument("--batches", default="1,4,16", help="batches of the throughput table")
-    parser.add_argument("--rounds", type=int, default=4, help="alternated rounds per table")
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per row and round")
+    parser.add_argument("--rounds", type=int, default=8, help="alternated rounds per table")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per row and round")
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
                         help="time tf-keras-vis and xplique where installed")
     parser.add_argument("--skip", default="", help="comma-separated: steps_table, throughput, profile, memory")
