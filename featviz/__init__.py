@@ -37,7 +37,7 @@ from featviz.params import Fourier, Parameterization, Pixel
 from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
 from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffine, RandomRotate,
-                                RandomScale, Zoom, compose, standard_transforms)
+                                RandomScale, Resize, Zoom, compose, standard_transforms)
 
 __all__ = [
     "ActivationMatch", "Activations", "Animation", "BetweenSteps", "Callback", "CallbackList",
@@ -46,7 +46,7 @@ __all__ = [
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
     "NormalizeGradient", "Objective", "Outputs", "Pad", "Parameterization", "Pixel",
     "ProgressBar", "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField",
-    "Reconstruction", "Render", "Restandardize", "Run", "ScheduledTransform", "StopToken",
+    "Reconstruction", "Render", "Resize", "Restandardize", "Run", "ScheduledTransform", "StopToken",
     "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "Variant", "VisModel", "Visualizer",
     "Zoom", "activation_grid", "activation_grids", "activation_maps", "adjust_hsv",
     "center_position", "channel_moments", "channel_objectives", "channel_sweep", "class_metrics",

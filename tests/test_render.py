@@ -115,3 +115,14 @@ def test_a_render_shows_in_notebooks_as_its_labelled_grid(tiny):
     html = render._repr_html_()
     assert html.startswith('<figure style="margin: 0"><img src="data:image/png;base64,')
     assert f"2 image(s), 3 step(s), final loss {float(render.history['loss'][-1]):.4g}" in html
+
+
+def test_jit_compile_runs_the_models_part_with_xla_and_gives_the_same_images(tiny):
+    def run(jit_compile):
+        return fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), steps=4,
+                             jit_compile=jit_compile).run().images
+
+    # XLA fuses and reorders float operations: equal to rounding, not bit for bit.
+    np.testing.assert_allclose(run(True), run(False), atol=1e-4)
+    with pytest.raises(ValueError, match="jit_compile must be True or False, got 'yes'"):
+        fv.Visualizer(tiny, fv.ClassLogit(1), jit_compile="yes")
