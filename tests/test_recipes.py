@@ -60,7 +60,7 @@ def test_the_contrast_is_the_mean_photographs():
     photos = sorted((CONFIGS / "images").glob("*.jpg"))
     assert len(photos) == 6
     spreads = np.concatenate([fv.params.decorrelated_contrast(
-        fv.images.as_image_batch(str(path), (224, 224), 3, 1)) for path in photos])
+        fv.io.as_image_batch(str(path), (224, 224), 3, 1)) for path in photos])
     np.testing.assert_allclose(spreads.mean(axis=0), recipes.CONTRAST, atol=0.05)
 
 
