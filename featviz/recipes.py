@@ -12,7 +12,7 @@ gives the numbers. It is:
 - every image's contrast and colourfulness fixed to those of a typical photograph
   (`CONTRAST`, `Fourier.contrast`). Without it, ascent on a network whose logit keeps rising
   with contrast (EfficientNet-Lite1) drives the images into blown-out white and black with
-  neon fringes, and even on MobileNet about 14-27% of the pixels have HSV saturation above 0.8;
+  neon fringes, and even on MobileNet 14-25% of the pixels have HSV saturation above 0.8;
   with it, under 1%, and the objects are drawn in natural colours;
 - Adam with learning rate 0.03 (with the steeper scaling, 0.05 saturated the colours before
   the contrast was fixed);
