@@ -62,7 +62,6 @@ from featviz import recipes
 from featviz.analysis.evaluate import (channel_robustness, high_frequency_power,
                                        perturbation_robustness, strong_perturbations)
 
-ROOT = Path(__file__).resolve().parent.parent
 SEED_CONFIG = "vgg16_classes"
 METHODS = ("seed", "previous", "featviz", "featviz-448", "xplique", "tf-keras-vis")
 LABELS = {"seed": "seed method", "previous": "previous default", "featviz": "featviz default",
@@ -378,13 +377,13 @@ def photo_measures(size: tuple[int, int]) -> dict[str, dict[str, float]]:
     """High-frequency share and colour of reference photographs at `size`.
 
     The scikit-image sample photographs (`PHOTOS`) and the photographs shipped in
-    `configs/images/` (the issue's colour reference), each resized to `size`.
+    `featviz/configs/images/` (the issue's colour reference), each resized to `size`.
     """
     import skimage.data
 
     photos = {name: getattr(skimage.data, name)() for name in PHOTOS}
-    photos.update({f"configs/images/{path.name}": str(path)
-                   for path in sorted((ROOT / "featviz" / "configs" / "images").glob("*.jpg"))})
+    photos.update({f"images/{path.name}": str(path)
+                   for path in sorted(fv.configs.IMAGES.glob("*.jpg"))})
     measures = {}
     for name, source in photos.items():
         photo = fv.io.as_image_batch(source, size, 3, 1)

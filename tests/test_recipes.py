@@ -54,7 +54,7 @@ def test_the_imagenet_configs_spell_out_the_recipe(config):
 
 
 def test_the_contrast_is_the_mean_photographs():
-    photos = sorted((CONFIGS / "images").glob("*.jpg"))
+    photos = sorted(configs.IMAGES.glob("*.jpg"))
     assert len(photos) == 6
     spreads = np.concatenate([fv.params.decorrelated_contrast(
         fv.io.as_image_batch(str(path), (224, 224), 3, 1)) for path in photos])
