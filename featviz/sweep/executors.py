@@ -253,8 +253,8 @@ class RayExecutor:
         lost: list[str] = []
         try:
             for actor in actors:
-                if pending:
-                    running[actor.render.remote(pending[-1])] = (actor, pending.pop())
+                item = pending.pop()
+                running[actor.render.remote(item)] = (actor, item)
             while running and not stop:
                 done, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
                 for future in done:
@@ -265,7 +265,8 @@ class RayExecutor:
                         lost.append(f"{item.group} {list(item.units)}: {type(error).__name__}")
                         continue
                     if pending and not stop:
-                        running[actor.render.remote(pending[-1])] = (actor, pending.pop())
+                        following = pending.pop()
+                        running[actor.render.remote(following)] = (actor, following)
                     yield result
             if not stop:
                 lost += [f"{item.group} {list(item.units)}: no worker left" for item in pending]

@@ -119,8 +119,9 @@ def _examples(run: Run, model: VisModel, layers: Sequence[str], folder: str, k: 
 
 
 def _curves(directory: Path, entry: dict[str, Any]) -> list[list[float]]:
-    path = directory / entry["curves"]
-    return json.loads(path.read_text())["objective"] if entry["curves"] else []
+    if not entry["curves"]:
+        return []
+    return json.loads((directory / entry["curves"]).read_text())["objective"]
 
 
 def atlas_groups(directory: Path, model: VisModel, manifest: Manifest) -> list[GroupPage]:
