@@ -130,7 +130,7 @@ def _command_run(args: argparse.Namespace) -> int:
 def _command_sweep(args: argparse.Namespace) -> int:
     from featviz.jobs import Run, save_operative_config
     from featviz.render import StopToken
-    from featviz.sweep import MANIFEST, ConfigMismatchError, LocalExecutor, LostItemError, RayExecutor, sweep
+    from featviz.sweep import MANIFEST, ConfigMismatchError, LostItemError, RayExecutor, sweep
 
     _parse_gin([args.config, *args.gin_file], args.gin_param)
     logdir = _run_directory(args.config, args.logdir, args.overwrite, stamp=False, resumable=MANIFEST)
@@ -152,8 +152,10 @@ def _command_sweep(args: argparse.Namespace) -> int:
     with _stop_on_signals(stop, "the items being rendered") as received:
         try:
             with gin.unlock_config():
-                executor = RayExecutor(address=args.address) if args.backend == "ray" else LocalExecutor()
-                manifest = sweep(Run(logdir, stop), executor=executor, **settings)
+                if args.backend == "ray":
+                    # RayExecutor's other arguments (resources, retries) are gin bindings.
+                    settings["executor"] = RayExecutor(**({"address": args.address} if args.address else {}))
+                manifest = sweep(Run(logdir, stop), **settings)
         except ConfigMismatchError as error:
             raise SystemExit(f"featviz: {error}") from None
         except LostItemError as error:

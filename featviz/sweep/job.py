@@ -26,7 +26,7 @@ from featviz.jobs import Outputs, Run
 from featviz.jobs.base import RunLike, as_run
 from featviz.models import VisModel, load_model
 from featviz.objectives import Channel
-from featviz.sweep.examples import Example, crop, top_examples
+from featviz.sweep.examples import crop, top_examples
 from featviz.sweep.executors import Executor, ItemResult, LocalExecutor
 from featviz.sweep.items import ChannelObjective, WorkItem, channel_items, parse_grid
 from featviz.sweep.manifest import Manifest
