@@ -3,7 +3,7 @@
 An executor's `map(items, config, stop)` yields one `ItemResult` per item as items finish (in
 any order) and renders nothing more once `stop` is requested. Every worker is an
 `ItemRenderer`: it parses the sweep's gin config (the text of `gin.config_str()`, so remote
-workers need no files), loads the model once with `load_model()` and renders item after item,
+workers need no files), loads the model once (`load_model.*` bindings) and renders item after item,
 each as one `Visualizer` run with `objective=item.objectives` and `seed=item.seed`.
 
 * `LocalExecutor` renders in the calling process (the default).
@@ -62,6 +62,14 @@ class ItemResult:
         self.seconds = seconds
 
 
+def configured_model() -> VisModel:
+    """`load_model()` with the gin config's `load_model.*` bindings.
+
+    `load_model` is gin-registered, not configurable: a direct call would ignore its bindings.
+    """
+    return gin.get_configurable(load_model)()
+
+
 def dead_units(item: WorkItem, curves: np.ndarray) -> dict[int, str]:
     """Units whose objective kept its first value at every step: nothing reached their image.
 
@@ -82,14 +90,14 @@ class ItemRenderer:
     Args:
         config: the sweep's gin config text; parsed here unless it is already the process's
             config (the local executor's case).
-        model: the model; None loads it with `load_model()` under `config`.
+        model: the model; None loads it with `configured_model()` under `config`.
     """
 
     def __init__(self, config: str, model: VisModel | None = None) -> None:
         self.config = config
         self._current: str | None = None
         self._use(())
-        self.model = model if model is not None else load_model()
+        self.model = model if model is not None else configured_model()
 
     def _use(self, bindings: Sequence[str]) -> None:
         """Makes the process's gin config `config` plus `bindings` (a grid combination)."""
@@ -136,7 +144,7 @@ class LocalExecutor:
     """Renders items one after the other in this process.
 
     Args:
-        model: the model to render with; None loads it with `load_model()`.
+        model: the model to render with; None loads it with `configured_model()`.
     """
 
     def __init__(self, model: VisModel | None = None) -> None:

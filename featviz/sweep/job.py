@@ -24,10 +24,10 @@ from featviz.analysis import evaluate
 from featviz.atlas import ExampleCrop, GroupPage, UnitPage, write_atlas
 from featviz.jobs import Outputs, Run
 from featviz.jobs.base import RunLike, as_run
-from featviz.models import VisModel, load_model
+from featviz.models import VisModel
 from featviz.objectives import Channel
 from featviz.sweep.examples import crop, top_examples
-from featviz.sweep.executors import Executor, ItemResult, LocalExecutor
+from featviz.sweep.executors import Executor, ItemResult, LocalExecutor, configured_model
 from featviz.sweep.items import ChannelObjective, WorkItem, channel_items, parse_grid
 from featviz.sweep.manifest import Manifest
 from featviz.sweep.progress import SweepProgress
@@ -240,7 +240,7 @@ def sweep(
     """
     run = as_run(run)
     config = gin.config_str() if config is None else config
-    model = load_model()
+    model = configured_model()
     combinations = parse_grid(grid)
     check_grid(config, combinations)
     items = channel_items(model, layers, channels, block_size, seeds, combinations, objective)
