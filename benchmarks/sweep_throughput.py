@@ -27,8 +27,8 @@ import featviz  # noqa: E402,F401 - registers the configurables
 from featviz.jobs import Run  # noqa: E402
 from featviz.sweep import LocalExecutor, RayExecutor, sweep  # noqa: E402
 
-DEMO = str(ROOT / "configs" / "demo_sweep.gin")
-IMAGENET = str(ROOT / "configs" / "imagenet_sweep.gin")
+DEMO = str(ROOT / "featviz" / "configs" / "demo_sweep.gin")
+IMAGENET = str(ROOT / "featviz" / "configs" / "imagenet_sweep.gin")
 
 
 def measure(name: str, config: str, params: list[str], backend: str) -> dict:

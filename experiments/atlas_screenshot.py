@@ -1,6 +1,6 @@
 """The README's atlas screenshot: one layer page of a demo sweep, in headless Chromium.
 
-    featviz sweep configs/demo_sweep.gin --layers conv3 --logdir runs/demo_sweep_conv3
+    featviz sweep demo_sweep --layers conv3 --logdir runs/demo_sweep_conv3
     python experiments/atlas_screenshot.py runs/demo_sweep_conv3/atlas conv3 experiments/figures/atlas_layer.png
 """
 

@@ -9,11 +9,11 @@ Gaussian blur, each drawn `--repeats` times per image), the mean target probabil
 the share of spectral power above half-Nyquist, and the wall time.
 
 Methods, each at its own defaults:
-- `seed`: `configs/vgg16_classes.gin` as shipped (sigmoid pixels re-standardised every step,
+- `seed`: `featviz/configs/vgg16_classes.gin` as shipped (sigmoid pixels re-standardised every step,
   normalised gradient, Adam 0.1, 50 rounds of 20 steps with zoom 1.01 and blur 1 between them),
   only the model bound to `--model`; channels replace its objective.
 - `featviz`: `Visualizer(model, objectives, steps=STEPS)` and nothing else (the recipe of
-  `featviz.recipes`, as in `configs/imagenet_classes.gin`).
+  `featviz.recipes`, as in `featviz/configs/imagenet_classes.gin`).
 - `xplique`: `features_visualizations.optimize(objective, nb_steps=STEPS)` (Fourier, 512x512
   render, its standard transformations), where xplique is installed.
 - `tf-keras-vis`: `ActivationMaximization(model)(score, seed_input=uniform noise, steps=STEPS)`
@@ -48,8 +48,7 @@ import featviz as fv
 from featviz.analysis.evaluate import (channel_robustness, high_frequency_power, perturbation_robustness,
                               strong_perturbations)
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED_CONFIG = ROOT / "configs" / "vgg16_classes.gin"
+SEED_CONFIG = "vgg16_classes"
 METHODS = ("seed", "featviz", "xplique", "tf-keras-vis")
 LABELS = {"seed": "seed method", "featviz": "featviz default", "xplique": "xplique default",
           "tf-keras-vis": "tf-keras-vis default"}
@@ -78,7 +77,7 @@ def run_seed(model_args: dict, kind: str, targets: Sequence[Target], steps: int 
         bindings += ["Visualizer.objective = @channel_objectives()",
                      f"channel_objectives.units = {[tuple(t) for t in targets]!r}"]
     gin.clear_config()
-    gin.parse_config_files_and_bindings([str(SEED_CONFIG)], bindings, skip_unknown=False)
+    fv.configs.parse([SEED_CONFIG], bindings)
     with gin.unlock_config():
         images = fv.Visualizer().run().images
     gin.clear_config()
@@ -295,7 +294,7 @@ def _render(method: str, args: argparse.Namespace, model: fv.VisModel, kind: str
 
 def _config_steps() -> int:
     gin.clear_config()
-    gin.parse_config_files_and_bindings([str(SEED_CONFIG)], [], skip_unknown=False)
+    fv.configs.parse([SEED_CONFIG])
     steps = gin.query_parameter("Visualizer.steps")
     gin.clear_config()
     return steps

@@ -14,7 +14,7 @@ The layers, from the top (each imports only from below it; `lint-imports` checks
 >>> render = fv.Visualizer(model, fv.ClassLogit("vertical_stripes"), steps=64).run()
 """
 
-from featviz import recipes
+from featviz import configs, recipes
 from featviz.analysis import evaluate
 from featviz.analysis.receptive_field import (ReceptiveField, center_position,
                                               effective_receptive_field, effective_region,
@@ -39,7 +39,7 @@ from featviz.render import NonFiniteError, Render, StopToken, Visualizer
 from featviz.sweep import (ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
                            channel_items, render_items)
 from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffine, RandomRotate,
-                                RandomScale, Zoom, compose, standard_transforms)
+                                RandomScale, Resize, Zoom, compose, standard_transforms)
 
 __all__ = [
     "ActivationMatch", "Activations", "ItemResult", "LocalExecutor", "Manifest", "RayExecutor",
@@ -49,11 +49,11 @@ __all__ = [
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
     "NormalizeGradient", "Objective", "Outputs", "Pad", "Parameterization", "Pixel",
     "ProgressBar", "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField",
-    "Reconstruction", "Render", "Restandardize", "Run", "ScheduledTransform", "StopToken",
+    "Reconstruction", "Render", "Resize", "Restandardize", "Run", "ScheduledTransform", "StopToken",
     "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "Variant", "VisModel", "Visualizer",
     "Zoom", "activation_grid", "activation_grids", "activation_maps", "adjust_hsv",
     "center_position", "channel_moments", "channel_objectives", "channel_sweep", "class_metrics",
-    "class_objectives", "compose", "default_transforms", "effective_receptive_field",
+    "class_objectives", "compose", "configs", "default_transforms", "effective_receptive_field",
     "effective_region", "evaluate", "gram_matrix", "grid", "layers_figure", "load_image",
     "load_model", "neuron_fields", "neurons_figure", "objective", "receptive_field",
     "receptive_fields", "recipes", "reconstruct", "redirected_relu", "redirected_relu6",

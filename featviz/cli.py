@@ -1,4 +1,14 @@
-"""The `featviz` command line: `featviz run CONFIG.gin`, `featviz sweep CONFIG.gin`, `featviz layers MODEL`.
+"""The `featviz` command line: `featviz run CONFIG`, `featviz sweep CONFIG`, `featviz layers MODEL`, `featviz configs`.
+
+`run` takes a shipped config's bare name (`featviz run quickstart`, from any directory) or the
+path of a `.gin` file; `configs` lists the shipped ones with their header lines. Relative paths
+written inside a config (includes, images, model files) mean "beside that config"
+(`featviz.configs`); those given with `--gin_param` are relative to the working directory.
+
+The `featviz` console script (`_featviz_console`, outside this package because importing any
+`featviz` module imports TensorFlow) silences TensorFlow's C++ and absl start-up logs unless
+`--verbose` is given or `TF_CPP_MIN_LOG_LEVEL` is set; importing featviz as a library, or
+`python -m featviz.cli`, changes no logging.
 
 `layers` lists a model's layers with their output shapes, channel counts and theoretical
 receptive-field size and stride in input pixels ("?" where the field is unknown, "global" after
@@ -21,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -30,19 +39,22 @@ from typing import Any
 
 import gin
 
+# Importing the package registers every configurable name a config may use.
+import featviz
+from featviz import configs
+
 # Exit codes of a process stopped by SIGINT / SIGTERM, by shell convention (128 + signal).
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
-# Directories already added to gin's include search path (gin keeps duplicates).
-_SEARCH_PATHS: set[str] = set()
+_VERBOSE_HELP = "show TensorFlow's C++ and absl start-up logs (hidden unless TF_CPP_MIN_LOG_LEVEL is set)"
 
 
-def _run_directory(config: str, logdir: str | None, overwrite: bool, stamp: bool = True,
+def _run_directory(config: Path, logdir: str | None, overwrite: bool, stamp: bool = True,
                    resumable: str | None = None) -> Path:
     """The run directory, created; refused when it is not empty, unless `overwrite` is set or
     it holds the file `resumable` (a sweep's manifest: rerunning into it is a resume)."""
     if logdir is None:
         suffix = "-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") if stamp else ""
-        path = Path("runs") / f"{Path(config).stem}{suffix}"
+        path = Path("runs") / f"{config.stem}{suffix}"
     else:
         path = Path(logdir)
     resuming = resumable is not None and (path / resumable).is_file()
@@ -61,24 +73,21 @@ def _run_directory(config: str, logdir: str | None, overwrite: bool, stamp: bool
     return path
 
 
-def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
-    for file in files:
-        if not os.path.isfile(file):
-            raise SystemExit(f"featviz: gin config file {file!r} does not exist")
-        # `include 'other.gin'` in a config then finds files beside it, from any directory.
-        directory = os.path.dirname(os.path.abspath(file))
-        if directory not in _SEARCH_PATHS:
-            _SEARCH_PATHS.add(directory)
-            gin.add_config_file_search_path(directory)
-    # Importing the package registers every configurable name gin may see.
-    import featviz  # noqa: F401
-
+def _parse_gin(files: Sequence[Path], params: Sequence[str]) -> None:
+    """Parses `files` (relative paths in them meaning "beside the file"), then `params`."""
     # Each run starts from its own files alone, also when main() is called again in-process.
     gin.clear_config()
     try:
-        gin.parse_config_files_and_bindings(files, params, skip_unknown=False)
-    except (ValueError, TypeError, NameError, SyntaxError) as error:
+        configs.parse(files, params)
+    except (ValueError, TypeError, NameError, SyntaxError, FileNotFoundError) as error:
         raise SystemExit(f"featviz: invalid gin configuration: {error}") from None
+
+
+def _config_file(name: str) -> Path:
+    try:
+        return configs.find(name)
+    except FileNotFoundError as error:
+        raise SystemExit(f"featviz: {error}") from None
 
 
 @contextlib.contextmanager
@@ -107,8 +116,9 @@ def _command_run(args: argparse.Namespace) -> int:
     from featviz.jobs import experiment, save_operative_config
     from featviz.render import NonFiniteError, StopToken
 
-    _parse_gin([args.config, *args.gin_file], args.gin_param)
-    logdir = _run_directory(args.config, args.logdir, args.overwrite)
+    config = _config_file(args.config)
+    _parse_gin([config, *map(_config_file, args.gin_file)], args.gin_param)
+    logdir = _run_directory(config, args.logdir, args.overwrite)
     stop = StopToken()
     with _stop_on_signals(stop, "this step") as received:
         try:
@@ -132,8 +142,9 @@ def _command_sweep(args: argparse.Namespace) -> int:
     from featviz.render import StopToken
     from featviz.sweep import MANIFEST, ConfigMismatchError, LostItemError, RayExecutor, sweep
 
-    _parse_gin([args.config, *args.gin_file], args.gin_param)
-    logdir = _run_directory(args.config, args.logdir, args.overwrite, stamp=False, resumable=MANIFEST)
+    config = _config_file(args.config)
+    _parse_gin([config, *map(_config_file, args.gin_file)], args.gin_param)
+    logdir = _run_directory(config, args.logdir, args.overwrite, stamp=False, resumable=MANIFEST)
     if args.resume and not (logdir / MANIFEST).is_file():
         raise SystemExit(f"featviz: --resume: {str(logdir)!r} holds no sweep ({MANIFEST}) to resume")
     if args.overwrite and (logdir / MANIFEST).is_file():
@@ -213,13 +224,30 @@ def _command_layers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_configs(args: argparse.Namespace) -> int:
+    shipped = configs.shipped()
+    width = max(map(len, shipped))
+    for name, header in shipped.items():
+        print(f"{name.ljust(width)}  {header}")
+    print(f"\n(in {configs.DIRECTORY}; run one with `featviz run NAME`)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `featviz` command."""
     parser = argparse.ArgumentParser(prog="featviz", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"featviz {featviz.__version__}")
+    # Acted on by the `featviz` console script (`_featviz_console`) before featviz and TensorFlow
+    # are imported; accepted here, before or after the command, so that it is documented and
+    # `python -m featviz.cli` takes the same arguments. SUPPRESS keeps a sub-command's default
+    # from overwriting `featviz --verbose run ...`.
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a gin-configured visualization")
-    run.add_argument("config", help="a .gin file (see configs/)")
+    run = commands.add_parser("run", parents=[common], help="run a gin-configured visualization")
+    run.add_argument("config", help="a shipped config's name (see `featviz configs`) or a .gin file")
     run.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
     run.add_argument("--gin_param", action="append", default=[],
                      help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
@@ -227,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="allow writing into an existing non-empty --logdir")
     run.set_defaults(handler=_command_run)
 
-    sweep = commands.add_parser("sweep", help="render every channel of chosen layers into an atlas, resumably")
-    sweep.add_argument("config", help="a .gin file binding sweep.* (see configs/demo_sweep.gin)")
+    sweep = commands.add_parser("sweep", parents=[common],
+                                help="render every channel of chosen layers into an atlas, resumably")
+    sweep.add_argument("config", help="a shipped sweep config's name (demo_sweep, imagenet_sweep) or a .gin file")
     sweep.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
     sweep.add_argument("--gin_param", action="append", default=[], help="a gin binding (repeatable)")
     sweep.add_argument("--logdir", help="sweep directory (default: runs/<config>); a rerun into it resumes")
@@ -245,11 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sweep a gin binding: --grid \"Fourier.decay_power=[1.0,1.5]\" (repeatable; all combinations)")
     sweep.set_defaults(handler=_command_sweep)
 
-    layers = commands.add_parser("layers", help="list a model's layers with shapes, channel counts and receptive fields")
+    layers = commands.add_parser("layers", parents=[common],
+                                 help="list a model's layers with shapes, channel counts and receptive fields")
     layers.add_argument("model", help="'demo', a keras.applications name (e.g. vgg16) or a .keras/.h5 file")
     layers.add_argument("--weights", default=None,
                         help="weights for keras.applications names (default: none, works offline)")
     layers.set_defaults(handler=_command_layers)
+
+    listing = commands.add_parser("configs", parents=[common],
+                                  help="list the shipped configs with their header lines")
+    listing.set_defaults(handler=_command_configs)
     return parser
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Callable
 
 import gin
 import numpy as np
@@ -45,6 +46,16 @@ def _size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
 def _logit(images: tf.Tensor) -> tf.Tensor:
     images = tf.clip_by_value(images, _EPS, 1.0 - _EPS)
     return tf.math.log(images) - tf.math.log1p(-images)
+
+
+@tf.custom_gradient
+def _as_complex(pairs: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+    """float32 [..., 2] (real, imaginary) -> complex64 [...], the same memory read as complex.
+
+    The gradient is the upstream complex gradient read back as (real, imaginary) pairs, which
+    is what `tf.complex(pairs[..., 0], pairs[..., 1])` gives, without its slices and copies.
+    """
+    return tf.bitcast(pairs, tf.complex64), lambda upstream: tf.bitcast(upstream, tf.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,10 +205,14 @@ class Fourier(Parameterization):
 
     def to_images(self, raw: tf.Tensor) -> tf.Tensor:
         height, width = self.shape
-        spectrum = tf.complex(raw[..., 0], raw[..., 1]) * tf.cast(self._scale(), tf.complex64)
+        # Lucid divides the image by 4 so that a unit-variance spectrum gives moderate
+        # pre-sigmoid values. Folded into the scale (a power of two: no bit changes) and applied
+        # to the (real, imaginary) pairs in real arithmetic, which then are read as complex
+        # numbers in place: complex multiplication and tf.complex's copies cost more than the FFT.
+        scale = (self._scale() / 4.0)[..., None]  # [height, width // 2 + 1, 1], a trace-time constant
+        spectrum = _as_complex(raw * scale)
         planes = tf.signal.irfft2d(spectrum, fft_length=[height, width])  # [b, c, h, w]
-        # Lucid divides by 4 so that a unit-variance spectrum gives moderate pre-sigmoid values.
-        images = tf.transpose(planes, [0, 2, 3, 1]) / 4.0
+        images = tf.transpose(planes, [0, 2, 3, 1])
         return tf.sigmoid(self._mix(images, inverse=False))
 
     def from_images(self, images: tf.Tensor) -> tf.Tensor:

@@ -15,8 +15,8 @@ reproduces the comparison against the seed method and other libraries, and
   largely undoes) the same network keeps 31% of its classes under a 60% crop, with this one
   94-100%.
 
-All sizes are fractions of the image side, so the same recipe serves any image size; the gin
-configs `configs/imagenet_classes.gin` and `configs/imagenet_channels.gin` spell it out.
+All sizes are fractions of the image side, so the same recipe serves any image size; the shipped
+gin configs `imagenet_classes` and `imagenet_channels` (`featviz/configs/`) spell it out.
 """
 
 from __future__ import annotations

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import gin
 import numpy as np
 import pytest
 
 import featviz as fv
-from featviz import recipes
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from featviz import configs, recipes
 
 
 def test_default_transforms_are_fractions_of_the_image_side():
@@ -44,7 +41,7 @@ def test_the_recipe_transforms_are_used_when_none_are_given(tiny):
 
 @pytest.mark.parametrize("config", ["imagenet_classes.gin", "imagenet_channels.gin"])
 def test_the_imagenet_configs_spell_out_the_recipe(config):
-    gin.parse_config_files_and_bindings([str(CONFIGS / config)], [], skip_unknown=False)
+    configs.parse([config])
     size = gin.query_parameter("%SIZE")
     assert gin.query_parameter("Fourier.decay_power") == recipes.DECAY_POWER
     assert gin.query_parameter("Fourier.decorrelate") is True

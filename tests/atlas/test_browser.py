@@ -24,7 +24,7 @@ def atlas(tmp_path_factory) -> Path:
     images, _ = generate(8, 64, seed=1)
     for i, image in enumerate(images):
         fv.save_png(root / "photos" / f"{i}.png", image)
-    argv = ["sweep", str(ROOT / "configs" / "demo_sweep.gin"), "--logdir", str(root / "sweep"),
+    argv = ["sweep", str(ROOT / "featviz" / "configs" / "demo_sweep.gin"), "--logdir", str(root / "sweep"),
             "--layers", "conv1", "--examples", str(root / "photos"), "--gin_param=sweep.channels=6",
             "--gin_param=sweep.block_size=6", "--gin_param=Visualizer.steps=16"]
     assert cli.main(argv) == 0

@@ -18,11 +18,11 @@ SMALL = ["sweep.layers=['conv1']", "sweep.channels=8", "sweep.block_size=2", "Vi
 
 
 def parse_demo_sweep(*params: str) -> str:
-    """Parses configs/demo_sweep.gin with `SMALL` and `params`; returns the config text."""
+    """Parses the shipped demo_sweep.gin with `SMALL` and `params`; returns the config text."""
     import featviz  # noqa: F401 - registers the configurables
 
     gin.clear_config()
-    gin.parse_config_files_and_bindings([str(ROOT / "configs" / "demo_sweep.gin")], [*SMALL, *params])
+    gin.parse_config_files_and_bindings([str(ROOT / "featviz" / "configs" / "demo_sweep.gin")], [*SMALL, *params])
     return gin.config_str()
 
 
@@ -33,8 +33,8 @@ def manifest_items(logdir: Path) -> dict:
 
 
 def start_sweep(logdir: Path, *argv: str) -> subprocess.Popen:
-    """`python -m featviz.cli sweep configs/demo_sweep.gin` with `SMALL`, in its own session."""
-    command = [sys.executable, "-m", "featviz.cli", "sweep", str(ROOT / "configs" / "demo_sweep.gin"),
+    """`python -m featviz.cli sweep demo_sweep.gin` with `SMALL`, in its own session."""
+    command = [sys.executable, "-m", "featviz.cli", "sweep", str(ROOT / "featviz" / "configs" / "demo_sweep.gin"),
                "--logdir", str(logdir), *[f"--gin_param={p}" for p in SMALL], *argv]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -42,7 +42,7 @@ def test_a_ray_sweep_killed_mid_way_and_rerun_renders_every_channel_once(cluster
     killed_with = kill_after(start_sweep(logdir, "--backend", "ray", "--gin_param=RayExecutor.workers=1"), logdir, items=1)
     before = manifest_items(logdir)
     assert 1 <= killed_with < 4
-    argv = ["sweep", str(ROOT / "configs" / "demo_sweep.gin"), "--logdir", str(logdir),
+    argv = ["sweep", str(ROOT / "featviz" / "configs" / "demo_sweep.gin"), "--logdir", str(logdir),
             "--backend", "ray", "--gin_param=RayExecutor.workers=1", *[f"--gin_param={p}" for p in SMALL]]
     assert cli.main(argv) == 0
     after = manifest_items(logdir)

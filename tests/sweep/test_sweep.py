@@ -16,7 +16,7 @@ from featviz.sweep import LocalExecutor, Manifest, WorkItem, render_items
 from featviz.sweep.job import atlas_groups
 from sweeping import ROOT, SMALL, kill_after, manifest_items, parse_demo_sweep, start_sweep
 
-CONFIG = str(ROOT / "configs" / "demo_sweep.gin")
+CONFIG = str(ROOT / "featviz" / "configs" / "demo_sweep.gin")
 
 
 def _sweep(logdir: Path, *argv: str) -> int:
