@@ -6,8 +6,8 @@ survive); between-step operations change the images between steps, callbacks obs
 TensorBoard, save images), and jobs turn a config into renders and written results.
 
 The layers, from the top (each imports only from below it; `lint-imports` checks this):
-`cli` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
-`analysis` -> `objectives`, `params`, `transforms` -> `models` -> `io`, `demo`.
+`cli` -> `sweep` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
+`analysis` -> `objectives`, `params`, `transforms` -> `models` -> `atlas` -> `io`, `demo`.
 
 >>> import featviz as fv
 >>> model = fv.load_model("demo")
@@ -36,11 +36,14 @@ from featviz.operations import BetweenSteps, NormalizeGradient, Restandardize, S
 from featviz.params import Fourier, Parameterization, Pixel
 from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
+from featviz.sweep import (ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
+                           channel_items, render_items)
 from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffine, RandomRotate,
                                 RandomScale, Resize, Zoom, compose, standard_transforms)
 
 __all__ = [
-    "ActivationMatch", "Activations", "Animation", "BetweenSteps", "Callback", "CallbackList",
+    "ActivationMatch", "Activations", "ItemResult", "LocalExecutor", "Manifest", "RayExecutor",
+    "WorkItem", "channel_items", "render_items", "Animation", "BetweenSteps", "Callback", "CallbackList",
     "Channel", "ClassLogit", "ClassProbability", "Direction", "Downscale", "Features", "Fourier",
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",

@@ -1,4 +1,4 @@
-"""The `featviz` command line: `featviz run CONFIG`, `featviz layers MODEL` and `featviz configs`.
+"""The `featviz` command line: `featviz run CONFIG`, `featviz sweep CONFIG`, `featviz layers MODEL`, `featviz configs`.
 
 `run` takes a shipped config's bare name (`featviz run quickstart`, from any directory) or the
 path of a `.gin` file; `configs` lists the shipped ones with their header lines. Relative paths
@@ -19,15 +19,21 @@ global pooling); `keras.applications` names are built without weights, so it wor
 (`experiment.job`, by default one `Visualizer` run) and writes `operative_config.gin` beside the
 outputs. Ctrl-C or SIGTERM stop the run at the end of the current step; what was finished is
 written, and the command exits non-zero with a one-line message.
+
+`sweep` parses gin the same way and runs the `sweep` job (`featviz.sweep`) into
+`runs/<config>/` (no time stamp: a rerun into the same directory is a resume, rendering only
+what is missing); `--layers`, `--backend`, `--address`, `--examples` and `--grid` override or
+complete the config's `sweep.*` bindings.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +48,17 @@ _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 _VERBOSE_HELP = "show TensorFlow's C++ and absl start-up logs (hidden unless TF_CPP_MIN_LOG_LEVEL is set)"
 
 
-def _run_directory(config: Path, logdir: str | None, overwrite: bool) -> Path:
+def _run_directory(config: Path, logdir: str | None, overwrite: bool, stamp: bool = True,
+                   resumable: str | None = None) -> Path:
+    """The run directory, created; refused when it is not empty, unless `overwrite` is set or
+    it holds the file `resumable` (a sweep's manifest: rerunning into it is a resume)."""
     if logdir is None:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path("runs") / f"{config.stem}-{stamp}"
+        suffix = "-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") if stamp else ""
+        path = Path("runs") / f"{config.stem}{suffix}"
     else:
         path = Path(logdir)
-    if path.exists() and any(path.iterdir()) and not overwrite:
+    resuming = resumable is not None and (path / resumable).is_file()
+    if path.exists() and any(path.iterdir()) and not (overwrite or resuming):
         raise SystemExit(
             f"featviz: run directory {str(path)!r} already exists and is not empty; choose "
             f"another --logdir or pass --overwrite"
@@ -80,6 +90,28 @@ def _config_file(name: str) -> Path:
         raise SystemExit(f"featviz: {error}") from None
 
 
+@contextlib.contextmanager
+def _stop_on_signals(stop: Any, what: str) -> Iterator[list[int]]:
+    """Within the block, SIGINT/SIGTERM request `stop`; yields the signals received."""
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if received:
+            # A second signal means "now": give up on the clean stop.
+            raise KeyboardInterrupt
+        received.append(signum)
+        print(f"\nfeatviz: {signal.Signals(signum).name} received; stopping after {what} "
+              f"(send it again to quit at once)", file=sys.stderr)
+        stop.request()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _command_run(args: argparse.Namespace) -> int:
     from featviz.jobs import experiment, save_operative_config
     from featviz.render import NonFiniteError, StopToken
@@ -87,35 +119,68 @@ def _command_run(args: argparse.Namespace) -> int:
     config = _config_file(args.config)
     _parse_gin([config, *map(_config_file, args.gin_file)], args.gin_param)
     logdir = _run_directory(config, args.logdir, args.overwrite)
-    received: list[int] = []
     stop = StopToken()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if received:
-            # A second signal means "now": give up on the clean stop.
-            raise KeyboardInterrupt
-        received.append(signum)
-        print(f"\nfeatviz: {signal.Signals(signum).name} received; stopping after this step "
-              f"(send it again to quit at once)", file=sys.stderr)
-        stop.request()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}
-    try:
-        with gin.unlock_config():
-            experiment(str(logdir), stop=stop)
-    except NonFiniteError as error:
-        save_operative_config(logdir)
-        print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
-        return 3
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with _stop_on_signals(stop, "this step") as received:
+        try:
+            with gin.unlock_config():
+                experiment(str(logdir), stop=stop)
+        except NonFiniteError as error:
+            save_operative_config(logdir)
+            print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
+            return 3
     save_operative_config(logdir)
     if received:
         name = signal.Signals(received[0]).name
         print(f"featviz: interrupted by {name}; finished steps were saved in {logdir}", file=sys.stderr)
         return _SIGNAL_EXIT[received[0]]
     print(f"featviz: done; outputs in {logdir} (tensorboard --logdir {logdir.parent})")
+    return 0
+
+
+def _command_sweep(args: argparse.Namespace) -> int:
+    from featviz.jobs import Run, save_operative_config
+    from featviz.render import StopToken
+    from featviz.sweep import MANIFEST, ConfigMismatchError, LostItemError, RayExecutor, sweep
+
+    config = _config_file(args.config)
+    _parse_gin([config, *map(_config_file, args.gin_file)], args.gin_param)
+    logdir = _run_directory(config, args.logdir, args.overwrite, stamp=False, resumable=MANIFEST)
+    if args.resume and not (logdir / MANIFEST).is_file():
+        raise SystemExit(f"featviz: --resume: {str(logdir)!r} holds no sweep ({MANIFEST}) to resume")
+    if args.overwrite and (logdir / MANIFEST).is_file():
+        # Starting afresh: the old results are no longer counted (their files are rewritten).
+        (logdir / MANIFEST).unlink()
+    if args.address and args.backend != "ray":
+        raise SystemExit("featviz: --address joins a Ray cluster; use it with --backend ray")
+    settings: dict[str, Any] = {}
+    if args.layers:
+        settings["layers"] = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
+    if args.examples:
+        settings["examples"] = args.examples
+    if args.grid:
+        settings["grid"] = args.grid
+    stop = StopToken()
+    with _stop_on_signals(stop, "the items being rendered") as received:
+        try:
+            with gin.unlock_config():
+                if args.backend == "ray":
+                    # RayExecutor's other arguments (resources, retries) are gin bindings.
+                    settings["executor"] = RayExecutor(**({"address": args.address} if args.address else {}))
+                manifest = sweep(Run(logdir, stop), **settings)
+        except ConfigMismatchError as error:
+            raise SystemExit(f"featviz: {error}") from None
+        except LostItemError as error:
+            print(f"featviz: {error}", file=sys.stderr)
+            return 4
+    save_operative_config(logdir)
+    failed = sum(entry["error"] is not None or bool(entry["failures"]) for entry in manifest.items.values())
+    if received:
+        name = signal.Signals(received[0]).name
+        print(f"featviz: interrupted by {name}; {len(manifest.items)} finished items are kept in "
+              f"{logdir} (rerun the same command to render the rest)", file=sys.stderr)
+        return _SIGNAL_EXIT[received[0]]
+    note = f", {failed} with failures (shown in the atlas)" if failed else ""
+    print(f"featviz: done; {len(manifest.items)} items{note}; atlas: {logdir / 'atlas' / 'index.html'}")
     return 0
 
 
@@ -189,6 +254,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--logdir", help="run directory (default: runs/<config>-<time>)")
     run.add_argument("--overwrite", action="store_true", help="allow writing into an existing non-empty --logdir")
     run.set_defaults(handler=_command_run)
+
+    sweep = commands.add_parser("sweep", parents=[common],
+                                help="render every channel of chosen layers into an atlas, resumably")
+    sweep.add_argument("config", help="a shipped sweep config's name (demo_sweep, imagenet_sweep) or a .gin file")
+    sweep.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
+    sweep.add_argument("--gin_param", action="append", default=[], help="a gin binding (repeatable)")
+    sweep.add_argument("--logdir", help="sweep directory (default: runs/<config>); a rerun into it resumes")
+    sweep.add_argument("--overwrite", action="store_true",
+                       help="start afresh in a non-empty --logdir (forgets its finished items)")
+    sweep.add_argument("--layers", help="comma-separated layer names (overrides sweep.layers)")
+    sweep.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: Ray actors (pip install \"featviz[ray]\")")
+    sweep.add_argument("--address", help="HOST:PORT of an existing Ray cluster (default: a local one)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="require an existing sweep in --logdir and render what it lacks (a plain rerun does the same)")
+    sweep.add_argument("--examples", metavar="DIR", help="a folder of images: top dataset examples per channel")
+    sweep.add_argument("--grid", action="append", default=[],
+                       help="sweep a gin binding: --grid \"Fourier.decay_power=[1.0,1.5]\" (repeatable; all combinations)")
+    sweep.set_defaults(handler=_command_sweep)
 
     layers = commands.add_parser("layers", parents=[common],
                                  help="list a model's layers with shapes, channel counts and receptive fields")

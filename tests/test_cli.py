@@ -8,7 +8,11 @@ import pytest
 
 from featviz import cli, configs
 
-CONFIGS = sorted(configs.DIRECTORY.glob("*.gin"))
+ALL_CONFIGS = sorted(configs.DIRECTORY.glob("*.gin"))
+# `featviz sweep` configs (*_sweep.gin) are smoke-run by `featviz sweep`, the others by `featviz run`.
+CONFIGS = [path for path in ALL_CONFIGS if not path.stem.endswith("_sweep")]
+SWEEP_CONFIGS = [pytest.param(path, marks=pytest.mark.slow) if path.name == "imagenet_sweep.gin" else path
+                 for path in ALL_CONFIGS if path.stem.endswith("_sweep")]
 # Configs that build a 224-pixel keras.applications network (VGG16) take most of a minute each.
 _LONG = ("vgg16_classes.gin", "vgg16_reconstruct.gin", "imagenet_classes.gin", "imagenet_channels.gin")
 CONFIG_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if path.name in _LONG else path
@@ -53,6 +57,15 @@ def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path, monkey
     params = ["Visualizer.steps=2", *OFFLINE, *SMOKE.get(config.name, [])]
     argv = [config.stem] + [f"--gin_param={p}" for p in params]  # the bare name
     assert _run(tmp_path, *argv) == 0
+
+
+@pytest.mark.parametrize("config", SWEEP_CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_sweep_config_sweeps_one_block_for_two_steps(config, tmp_path):
+    params = ["Visualizer.steps=2", "sweep.channels=2", *OFFLINE]
+    argv = ["sweep", str(config), "--logdir", str(tmp_path / "sweep"), "--layers",
+            "conv1" if config.name.startswith("demo") else "conv_pw_3"]
+    assert cli.main(argv + [f"--gin_param={p}" for p in params]) == 0
+    assert (tmp_path / "sweep" / "atlas" / "index.html").is_file()
 
 
 def test_a_gin_typo_names_the_file_and_line(tmp_path):
