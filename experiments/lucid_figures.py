@@ -29,6 +29,7 @@ import tensorflow as tf
 
 import featviz as fv
 from featviz.analysis.evaluate import high_frequency_power
+from featviz.configs import IMAGES
 
 sys.path.insert(0, str(Path(__file__).parent))
 from small_png import shrink  # noqa: E402
@@ -159,7 +160,6 @@ def maco(model: fv.VisModel) -> None:
     save("maco", fv.rows_figure(rows, [*runs, "MACO attribution"], [classes] * 3), numbers)
 
 
-IMAGES = Path(__file__).resolve().parent.parent / "configs" / "images"
 
 
 def _photo_settings(steps: int, learning_rate: float, transforms=None) -> None:

@@ -6,15 +6,15 @@ survive); between-step operations change the images between steps, callbacks obs
 TensorBoard, save images), and jobs turn a config into renders and written results.
 
 The layers, from the top (each imports only from below it; `lint-imports` checks this):
-`cli` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
-`analysis` -> `objectives`, `params`, `transforms` -> `models` -> `io`, `demo`.
+`cli` -> `sweep` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
+`analysis` -> `objectives`, `params`, `transforms` -> `models` -> `atlas` -> `io`, `demo`.
 
 >>> import featviz as fv
 >>> model = fv.load_model("demo")
 >>> render = fv.Visualizer(model, fv.ClassLogit("vertical_stripes"), steps=64).run()
 """
 
-from featviz import recipes
+from featviz import configs, recipes
 from featviz.analysis import evaluate
 from featviz.analysis.receptive_field import (ReceptiveField, center_position,
                                               effective_receptive_field, effective_region,
@@ -39,26 +39,29 @@ from featviz.params import (CPPN, Fourier, Maco, Parameterization, Pixel, Shared
                             Transparent, natural_spectrum)
 from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
+from featviz.sweep import (ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
+                           channel_items, render_items)
 from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
-                                RandomAffine, RandomCrop, RandomRotate, RandomScale, Zoom, compose,
-                                standard_transforms)
+                                RandomAffine, RandomCrop, RandomRotate, RandomScale, Resize, Zoom,
+                                compose, standard_transforms)
 
 __all__ = [
     "Accentuation", "ActivationDot", "Caricature", "Dream", "accentuate", "caricature", "deepdream",
     "CPPN", "Alignment", "ChannelInterpolate", "CompositeRandomBackground", "Diversity",
     "GradientMagnitude", "Maco", "Opacity", "RandomCrop", "SharedLowRes", "Transparent",
     "frame_distances", "gram_similarity", "natural_spectrum",
-    "ActivationMatch", "Activations", "Animation", "BetweenSteps", "Callback", "CallbackList",
+    "ActivationMatch", "Activations", "ItemResult", "LocalExecutor", "Manifest", "RayExecutor",
+    "WorkItem", "channel_items", "render_items", "Animation", "BetweenSteps", "Callback", "CallbackList",
     "Channel", "ClassLogit", "ClassProbability", "Direction", "Downscale", "Features", "Fourier",
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
     "NormalizeGradient", "Objective", "Outputs", "Pad", "Parameterization", "Pixel",
     "ProgressBar", "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField",
-    "Reconstruction", "Render", "Restandardize", "Run", "ScheduledTransform", "StopToken",
+    "Reconstruction", "Render", "Resize", "Restandardize", "Run", "ScheduledTransform", "StopToken",
     "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "Variant", "VisModel", "Visualizer",
     "Zoom", "activation_grid", "activation_grids", "activation_maps", "adjust_hsv",
     "center_position", "channel_moments", "channel_objectives", "channel_sweep", "class_metrics",
-    "class_objectives", "compose", "default_transforms", "effective_receptive_field",
+    "class_objectives", "compose", "configs", "default_transforms", "effective_receptive_field",
     "effective_region", "evaluate", "gram_matrix", "grid", "layers_figure", "load_image",
     "load_model", "neuron_fields", "neurons_figure", "objective", "receptive_field",
     "receptive_fields", "recipes", "reconstruct", "redirected_relu", "redirected_relu6",

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from featviz import cli
+from featviz import cli, configs
 
-CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.gin"))
+ALL_CONFIGS = sorted(configs.DIRECTORY.glob("*.gin"))
+# `featviz sweep` configs (*_sweep.gin) are smoke-run by `featviz sweep`, the others by `featviz run`.
+CONFIGS = [path for path in ALL_CONFIGS if not path.stem.endswith("_sweep")]
+SWEEP_CONFIGS = [pytest.param(path, marks=pytest.mark.slow) if path.name == "imagenet_sweep.gin" else path
+                 for path in ALL_CONFIGS if path.stem.endswith("_sweep")]
 # Configs that build a 224-pixel keras.applications network (VGG16) take most of a minute each.
 _LONG = ("vgg16_classes.gin", "vgg16_reconstruct.gin", "imagenet_classes.gin", "imagenet_channels.gin")
 CONFIG_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if path.name in _LONG else path
@@ -29,7 +33,7 @@ def _run(tmp_path: Path, *argv: str) -> int:
 
 
 def test_quickstart_writes_images_events_and_operative_config(tmp_path, capsys):
-    assert _run(tmp_path, "configs/quickstart.gin", "--gin_param=Visualizer.steps=4") == 0
+    assert _run(tmp_path, "quickstart", "--gin_param=Visualizer.steps=4") == 0
     run = tmp_path / "run"
     names = {p.name for p in run.iterdir()}
     assert {"grid.png", "animation.gif", "history.npz", "operative_config.gin",
@@ -41,17 +45,27 @@ def test_quickstart_writes_images_events_and_operative_config(tmp_path, capsys):
 
 
 def test_gin_param_overrides_the_first_class(tmp_path):
-    argv = ["configs/quickstart.gin", "--gin_param=Visualizer.steps=2",
+    argv = ["quickstart", "--gin_param=Visualizer.steps=2",
             "--gin_param=ClassLogit.target='horizontal_stripes'"]
     assert _run(tmp_path, *argv) == 0
     assert (tmp_path / "run" / "00_ClassLogit_horizontal_stripes.png").exists()
 
 
 @pytest.mark.parametrize("config", CONFIG_PARAMS, ids=lambda p: p.name)
-def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path):
+def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # from any directory: includes and images are found beside the config
     params = ["Visualizer.steps=2", *OFFLINE, *SMOKE.get(config.name, [])]
-    argv = [str(config)] + [f"--gin_param={p}" for p in params]
+    argv = [config.stem] + [f"--gin_param={p}" for p in params]  # the bare name
     assert _run(tmp_path, *argv) == 0
+
+
+@pytest.mark.parametrize("config", SWEEP_CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_sweep_config_sweeps_one_block_for_two_steps(config, tmp_path):
+    params = ["Visualizer.steps=2", "sweep.channels=2", *OFFLINE]
+    argv = ["sweep", str(config), "--logdir", str(tmp_path / "sweep"), "--layers",
+            "conv1" if config.name.startswith("demo") else "conv_pw_3"]
+    assert cli.main(argv + [f"--gin_param={p}" for p in params]) == 0
+    assert (tmp_path / "sweep" / "atlas" / "index.html").is_file()
 
 
 def test_a_gin_typo_names_the_file_and_line(tmp_path):
@@ -62,13 +76,13 @@ def test_a_gin_typo_names_the_file_and_line(tmp_path):
 
 
 def test_missing_config_and_existing_run_directory_are_refused(tmp_path):
-    with pytest.raises(SystemExit, match="gin config file 'nope.gin' does not exist"):
+    with pytest.raises(SystemExit, match="gin config 'nope.gin': no such file and no shipped config of that name; the shipped configs are activation_maps, .*quickstart"):
         _run(tmp_path, "nope.gin")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "grid.png").write_text("earlier run")
     with pytest.raises(SystemExit, match="already exists and is not empty.*--overwrite"):
-        _run(tmp_path, "configs/quickstart.gin")
-    assert _run(tmp_path, "configs/quickstart.gin", "--gin_param=Visualizer.steps=1", "--overwrite") == 0
+        _run(tmp_path, "quickstart")
+    assert _run(tmp_path, "quickstart", "--gin_param=Visualizer.steps=1", "--overwrite") == 0
 
 
 def test_layers_lists_shapes_and_channels(capsys):

@@ -9,13 +9,18 @@ for every parameterization. The `Visualizer` owns the variable; parameterization
 - `Pixel`: one variable per pixel, squashed by a sigmoid (or clipped).
 - `Fourier`: the image's 2-D spectrum, scaled by 1/frequency so that gradient steps are
   whitened, optionally in a decorrelated colour space (Olah et al., Feature Visualization,
-  Distill 2017).
+  Distill 2017), and optionally with each image's contrast and colourfulness fixed
+  (`contrast`), so that the optimization chooses what the image shows but not how extreme
+  its colours are.
+
+`decorrelated_contrast` measures the statistic `Fourier.contrast` fixes, on any images.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Callable
 
 import gin
 import numpy as np
@@ -45,6 +50,46 @@ def _size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
 def _logit(images: tf.Tensor) -> tf.Tensor:
     images = tf.clip_by_value(images, _EPS, 1.0 - _EPS)
     return tf.math.log(images) - tf.math.log1p(-images)
+
+
+@tf.custom_gradient
+def _as_complex(pairs: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+    """float32 [..., 2] (real, imaginary) -> complex64 [...], the same memory read as complex.
+
+    The gradient is the upstream complex gradient read back as (real, imaginary) pairs, which
+    is what `tf.complex(pairs[..., 0], pairs[..., 1])` gives, without its slices and copies.
+    """
+    return tf.bitcast(pairs, tf.complex64), lambda upstream: tf.bitcast(upstream, tf.float32)
+
+
+def _decorrelate(images: tf.Tensor) -> tf.Tensor:
+    """Pre-sigmoid RGB [..., 3] -> decorrelated colour planes [..., 3] (inverse colour mix)."""
+    return tf.einsum("...c,cd->...d", images, tf.constant(np.linalg.inv(_COLOR_MIX.T)))
+
+
+def decorrelated_contrast(images: np.ndarray | tf.Tensor) -> np.ndarray:
+    """Per image, the standard deviation of each decorrelated pre-sigmoid colour plane.
+
+    The statistic `Fourier(contrast=...)` fixes: images are mapped back through the sigmoid
+    (logit, with pixels clipped half a grey level inside [0, 1] so that 8-bit black and white
+    stay finite) and, for RGB, through the inverse of the decorrelating colour mix. The first
+    plane is luminance, the other two colour-opponent planes; for grayscale images the single
+    plane is the logit image itself.
+
+    Args:
+        images: [batch, height, width, channels] in [0, 1], channels 1 or 3.
+
+    Returns:
+        float64 [batch, channels] standard deviations over each image's pixels.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be [batch, height, width, 1 or 3], got shape {images.shape}")
+    clipped = np.clip(images, 0.5 / 255, 1 - 0.5 / 255)
+    planes = np.log(clipped) - np.log1p(-clipped)
+    if images.shape[-1] == 3:
+        planes = planes @ np.linalg.inv(_COLOR_MIX.T).astype(np.float64)
+    return planes.std(axis=(1, 2))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,13 +207,34 @@ class Fourier(Parameterization):
     `to_images`) makes an optimizer step change all frequencies equally, which removes most of
     the high-frequency noise of pixel-space ascent.
 
+    With `contrast`, each image's decorrelated planes are standardized before the colour mix
+    and the sigmoid: zero mean (mid-grey, no colour cast on average) and the given standard
+    deviations (`decorrelated_contrast` measures them on any image). An image's contrast and
+    colourfulness are then fixed whatever the objective's gradient; scaling the raw variable
+    does not change the image, so gradient ascent cannot drive pixels into the blown-out,
+    saturated corners of the colour cube. `from_images` then inverts `to_images` only for
+    images that already have those statistics; others come back standardized.
+
     Attributes:
         decorrelate: optimize in a decorrelated colour space (ImageNet's colour statistics).
         decay_power: exponent of the 1/f scaling (1.0 as in Lucid).
+        contrast: None (free), or the standard deviations of the (luminance, colour, colour)
+            pre-sigmoid planes, each > 0; grayscale images use the first.
     """
 
     decorrelate: bool = True
     decay_power: float = 1.0
+    contrast: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.contrast is not None and (
+            isinstance(self.contrast, (str, bytes)) or len(self.contrast) != 3
+            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0
+                       for c in self.contrast)
+        ):
+            raise ValueError(f"Fourier contrast must be None or three positive numbers "
+                             f"(luminance, colour, colour), got {self.contrast!r}")
 
     def _scale(self) -> np.ndarray:
         height, width = self.shape
@@ -189,15 +255,29 @@ class Fourier(Parameterization):
     def _mix(self, images: tf.Tensor, inverse: bool) -> tf.Tensor:
         if not (self.decorrelate and self.depth == 3):
             return images
-        mix = np.linalg.inv(_COLOR_MIX.T) if inverse else _COLOR_MIX.T
-        return tf.einsum("bhwc,cd->bhwd", images, tf.constant(mix.astype(np.float32)))
+        if inverse:
+            return _decorrelate(images)
+        return tf.einsum("bhwc,cd->bhwd", images, tf.constant(_COLOR_MIX.T))
+
+    def _standardize(self, planes: tf.Tensor) -> tf.Tensor:
+        """[batch, height, width, channels] planes -> zero mean and `contrast` std per image."""
+        if self.contrast is None:
+            return planes
+        mean, variance = tf.nn.moments(planes, axes=[1, 2], keepdims=True)
+        target = tf.constant(self.contrast[:self.depth], tf.float32)
+        # The epsilon only matters for an all-zero raw variable, which stays mid-grey.
+        return (planes - mean) * tf.math.rsqrt(variance + 1e-12) * target
 
     def to_images(self, raw: tf.Tensor) -> tf.Tensor:
         height, width = self.shape
-        spectrum = tf.complex(raw[..., 0], raw[..., 1]) * tf.cast(self._scale(), tf.complex64)
+        # Lucid divides the image by 4 so that a unit-variance spectrum gives moderate
+        # pre-sigmoid values. Folded into the scale (a power of two: no bit changes) and applied
+        # to the (real, imaginary) pairs in real arithmetic, which then are read as complex
+        # numbers in place: complex multiplication and tf.complex's copies cost more than the FFT.
+        scale = (self._scale() / 4.0)[..., None]  # [height, width // 2 + 1, 1], a trace-time constant
+        spectrum = _as_complex(raw * scale)
         planes = tf.signal.irfft2d(spectrum, fft_length=[height, width])  # [b, c, h, w]
-        # Lucid divides by 4 so that a unit-variance spectrum gives moderate pre-sigmoid values.
-        images = tf.transpose(planes, [0, 2, 3, 1]) / 4.0
+        images = self._standardize(tf.transpose(planes, [0, 2, 3, 1]))
         return tf.sigmoid(self._mix(images, inverse=False))
 
     def from_images(self, images: tf.Tensor) -> tf.Tensor:

@@ -7,8 +7,8 @@ amplitude to the average of natural photographs and optimizes only the phases, s
 has a natural image's power spectrum, whatever the network.
 
 The magnitude spectrum is computed by featviz from the photographs it ships
-(`configs/images/*.jpg`, six scikit-image samples): every 128x128 window of each photograph at
-a stride of 64 pixels (46 windows), minus its mean, in the decorrelated colour space the image
+(`featviz/configs/images/*.jpg`, six scikit-image samples): every 128x128 window of each
+photograph at a stride of 64 pixels (68 windows), minus its mean, in the decorrelated colour space the image
 is built in, multiplied by a Hann window (so that the window's edges do not add a cross of
 spurious power along the axes), then the absolute 2-D FFT of each colour channel, averaged over
 the windows. That 128-pixel spectrum is resampled (bilinear, DC at the centre) to the render's
@@ -29,12 +29,12 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from featviz import configs
 from featviz import io as image_io
 from featviz.params.base import _COLOR_MIX, Parameterization, _logit
 
-# Where the photographs featviz ships live (the repository's configs/images; in a wheel,
-# package data beside it).
-SPECTRUM_IMAGES = Path(__file__).resolve().parents[2] / "configs" / "images"
+# The photographs featviz ships (package data, `featviz/configs/images`).
+SPECTRUM_IMAGES = configs.IMAGES
 _WINDOW = 128  # pixels: small enough that every shipped photograph holds several windows
 _STRIDE = 64
 # Keeps the standardisation finite for a constant image.
