@@ -205,8 +205,8 @@ def accentuation(model: fv.VisModel) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("chelsea", "coffee", "astronaut"):
         (folder / f"{name}.jpg").write_bytes((IMAGES / f"{name}.jpg").read_bytes())
-    # No transforms: the penalty compares features position by position with the photo's.
-    _photo_settings(128, 0.03, transforms=[])
+    # accentuate's default: no transforms (the penalty compares position by position).
+    _photo_settings(128, 0.03)
     unit = fv.ClassLogit("goldfinch")
     results = fv.accentuate(RUNS / "accentuation_run", model, str(folder), unit,
                             layer="conv_pw_3_relu", weights=[100.0, 1000.0])

@@ -35,6 +35,7 @@ from featviz.objectives import ActivationDot, ActivationMatch, Features, Objecti
 from featviz.objectives.matching import ImageSource
 from featviz.params import Parameterization, Pixel
 from featviz.render import Visualizer
+from featviz.transforms import Transform
 
 # keras.io `deep_dream` (Chollet): 3 octaves, each 1.4 times larger than the one before.
 OCTAVES = 3
@@ -251,16 +252,17 @@ def accentuate(
     layer: str = gin.REQUIRED,
     weights: Sequence[float] = (1.0, 10.0),
     param: Parameterization | None = None,
+    transforms: Sequence[Transform] = (),
 ) -> list[Accentuation]:
     """Feature accentuation of every photograph in a folder (Hamblin et al. 2024).
 
     Image j of photograph p maximises `unit + weights[j] * ActivationMatch(layer, p)`, starting
     from p: the unit rises while the penalty keeps `layer`'s features near the photograph's, so
     the change shows where and what in this photograph drives the unit. Larger weights keep
-    closer to the photograph. The penalty compares position by position, so run it without
-    transforms that move the image (`Visualizer.transforms = []`, as `configs/accentuate.gin`
-    does): under the recipe's random affine the photograph's features can never be matched and
-    the render drifts away from it.
+    closer to the photograph. The penalty compares position by position, so by default no
+    transforms move the image: under the recipe's random affine the photograph's features can
+    never be matched and the render drifts away from it (measured on MobileNet-0.25, w=1000:
+    relative feature distance 0.46 with the affine, 0.12 without).
 
     Args:
         run: the run (or its directory).
@@ -271,7 +273,9 @@ def accentuate(
             than the unit's; the paper regularizes at an intermediate layer).
         weights: penalty strengths, one accentuation each.
         param: the parameterization, started from each photograph; default the recipe's
-            (decorrelated Fourier at the model's input size).
+            decorrelated Fourier at the model's input size, with free contrast (the
+            photograph's own).
+        transforms: the transforms of every step (default none, see above).
 
     Returns:
         One `Accentuation` per photograph. Writes `accentuation.png` (per row: the photograph,
@@ -288,14 +292,17 @@ def accentuate(
         raise ValueError(f"accentuate weights must be a non-empty list of numbers >= 0, got {weights!r}")
     model = load_model(model)
     if param is None:
-        param = recipes.default_param(model.input_size or 224, model.input_channels)
+        # Free contrast: the recipe's fixed contrast would re-standardise the photograph, so
+        # the render would not start from the seed it must stay close to.
+        param = dataclasses.replace(
+            recipes.default_param(model.input_size or 224, model.input_channels), contrast=None)
     results: list[Accentuation] = []
     for path in paths:
         penalty = ActivationMatch(layer, str(path))
         objective = stack([unit + w * penalty for w in weights])
         visualizer = Visualizer(model=model, objective=objective, stop=run.stop,
                                 param=dataclasses.replace(param, batch=len(weights), init=str(path)),
-                                logdir=run.subdirectory(path.stem))
+                                transforms=list(transforms), logdir=run.subdirectory(path.stem))
         render = visualizer.run()
         shape = visualizer.param.shape
         photo = image_io.as_image_batch(str(path), shape, model.input_channels, 1,
