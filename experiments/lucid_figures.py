@@ -162,12 +162,11 @@ def maco(model: fv.VisModel) -> None:
 
 
 
-def _photo_settings(steps: int, learning_rate: float, transforms=None) -> None:
+def _photo_settings(steps: int, learning_rate: float) -> None:
+    """The loop settings the photograph jobs take from gin."""
     gin.clear_config()
     gin.bind_parameter("Visualizer.steps", steps)
     gin.bind_parameter("Visualizer.learning_rate", learning_rate)
-    if transforms is not None:
-        gin.bind_parameter("Visualizer.transforms", transforms)
 
 
 def deepdream(model: fv.VisModel) -> None:
