@@ -11,11 +11,11 @@ magnitude spectrum) and `shared` (`SharedLowRes`, low-resolution components shar
 batch, for aligned interpolations).
 """
 
-from featviz.params.base import Fourier, Parameterization, Pixel
+from featviz.params.base import Fourier, Parameterization, Pixel, decorrelated_contrast
 from featviz.params.cppn import CPPN
 from featviz.params.maco import Maco, natural_spectrum
 from featviz.params.shared import SharedLowRes
 from featviz.params.transparent import Transparent
 
 __all__ = ["CPPN", "Fourier", "Maco", "Parameterization", "Pixel", "SharedLowRes",
-           "Transparent", "natural_spectrum"]
+           "Transparent", "decorrelated_contrast", "natural_spectrum"]
