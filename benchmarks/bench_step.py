@@ -1,28 +1,42 @@
-"""How close is a featviz step to the bare cost of the network? One run, one table.
+"""How close is a featviz step to the bare cost of the network? Generates benchmarks/RESULTS.md.
 
-Measured in one process, on the same model, image size and batch:
+Definitions (issue 17), every number measured in one process per model, with the rows timed in
+alternating rounds so that other jobs on the machine slow all of them alike; medians:
 
-- **limit**: the bare step — the model's forward pass to the logits and the gradient of one
-  logit per image with respect to the input image, in one `tf.function`, nothing else;
-- **featviz**: a full `Visualizer` step with the default class-visualization setup (Fourier
-  parameterization, decorrelated colour, pad/jitter/scale/rotate transforms, Adam), callbacks
-  off, then with TensorBoard (images every 10 steps, scalars every step) and a progress bar;
-- the **ratio** featviz / limit of median step times (at least 20 timed steps after warm-up);
-- **throughput**: images x steps per second at batches 1, 4, 16;
-- **peak memory**: resident set size of a fresh process running the limit or featviz at the
-  largest batch (`--memory`);
-- peers (tf-keras-vis, xplique), where installed, on the same model and size.
+- **limit**: the model's own call, `model(preprocess(x), training=False)`, forward to the output
+  and the gradient of one output per image with respect to the input image, in one
+  `tf.function`, nothing else;
+- **featviz default**: exactly what `Visualizer(model, objective)` runs when given nothing else
+  (the recipe: parameterization, transforms, optimizer, redirected ReLUs), one `ClassLogit` per
+  image, reported during the redirected-ReLU steps and after them; then with the default
+  logging (`TensorBoard()`: scalars every step, images every 10; `ProgressBar()`), and with
+  `jit_compile=True` (XLA for the model's part; the limit's XLA row compiles the whole limit);
+- **seed method**: `configs/vgg16_classes.gin`'s settings (sigmoid pixels, no transforms,
+  `NormalizeGradient`, Adam 0.1, re-standardise every step, zoom and blur every 20) with its
+  logging callbacks removed, at the config's render size scaled to the model (244 for 224);
+- **peers** (tf-keras-vis, xplique; `pip install -e ".[bench]"`), where installed, each with its
+  own defaults for class visualization, per step, tracing excluded;
+- **throughput** in images x steps per second at batches 1, 4, 16 (featviz default after the
+  redirected steps, callbacks off), and **peak RSS** of fresh processes at batch 16;
+- a **profile** of the step's parts, each compiled alone, forward and backward, called in
+  turn one call at a time.
 
-    python benchmarks/bench_step.py --model vgg16 --size 224 --batch 1 --steps 20
-    python benchmarks/bench_step.py --model demo --size 64 --batches 1,4,16 --xla
+Models get random weights (weights do not change speed). Usage:
 
-Models: "demo", any keras.applications name (built with random weights: weights do not change
-speed), or a .keras file.
+    python benchmarks/bench_step.py --model mobilenet                 # one model, printed
+    python benchmarks/bench_step.py --model vgg16 --json out.json     # ... and saved
+    python benchmarks/bench_step.py --report                          # all models -> RESULTS.md
+    python benchmarks/bench_step.py --render                          # RESULTS.md from saved JSON
+
+`--report` runs each model in its own process, saves `benchmarks/results/<model>.json` and
+writes RESULTS.md from those files (and from `benchmarks/results/before/`, the profile
+measured by this script before the speed work, at the commit it names).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -31,14 +45,30 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import gin  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import featviz as fv  # noqa: E402
-from featviz.objectives import LOGITS  # noqa: E402
+from featviz.models import LOGITS  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+# The report's models, at the sizes the issue's targets are stated for.
+MODELS = {"vgg16": 224, "mobilenet": 224, "demo": 64}
+SEED_CONFIG = ROOT / "configs" / "vgg16_classes.gin"
+# The seed method renders at 244 px for VGG16's 224 px input.
+SEED_OVERSIZE = 244 / 224
+# Callbacks that only log; removed from the seed config's run (the between-step operations stay).
+LOGGING = (fv.TensorBoard, fv.ImageSaver, fv.Animation, fv.ProgressBar, fv.HistorySaver)
+
+Runner = Callable[[int], list[float]]  # run(k) -> k per-step durations in seconds
 
 
 def load(name: str, size: int) -> fv.VisModel:
@@ -48,37 +78,59 @@ def load(name: str, size: int) -> fv.VisModel:
     return fv.load_model(name, weights=None, input_shape=(size, size, 3))
 
 
-def limit_step(model: fv.VisModel, batch: int, size: int):
-    """The bare step: forward to the logits and d(logit)/d(image), compiled, nothing else."""
-    extract = model.extractor([LOGITS])
-    images = tf.Variable(tf.random.stateless_uniform([batch, size, size, 3], seed=[0, 0]))
-    targets = tf.one_hot(tf.range(batch) % model.num_classes, model.num_classes)
+def calls(call: Callable[[], object]) -> Runner:
+    """A runner timing `k` consecutive calls of `call` one by one."""
 
-    @tf.function
+    def run(k: int) -> list[float]:
+        durations = []
+        for _ in range(k):
+            start = time.perf_counter()
+            call()
+            durations.append(time.perf_counter() - start)
+        return durations
+
+    return run
+
+
+def gradient_of(fn: Callable[[tf.Tensor], tf.Tensor], value: tf.Tensor,
+                jit_compile: bool = False) -> Callable[[], float]:
+    """A compiled forward + backward of `fn` at `value`; calling it returns a host float.
+
+    The scalar objective is a fixed random weighting of `fn`'s output, so that every output
+    element receives a gradient (as in a real step); only a scalar crosses to the host.
+    """
+    variable = tf.Variable(value)
+    shape = fn(variable).shape
+    weights = tf.random.stateless_normal(shape, seed=[1, 2])
+
+    @tf.function(jit_compile=jit_compile)
     def step() -> tf.Tensor:
         with tf.GradientTape() as tape:
-            logits = extract(model.preprocess(images))[LOGITS]
-            objective = tf.reduce_sum(logits * targets)
-        gradient = tape.gradient(objective, images)
-        return tf.reduce_sum(gradient)
+            objective = tf.reduce_sum(fn(variable) * weights)
+        return tf.reduce_sum(tape.gradient(objective, variable))
 
-    return lambda: step().numpy()
+    return lambda: float(step())
 
 
-def time_calls(call, warmup: int, steps: int) -> list[float]:
-    """Durations of `steps` calls after `warmup` untimed ones, in seconds."""
-    for _ in range(warmup):
-        call()
-    durations = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        call()
-        durations.append(time.perf_counter() - start)
-    return durations
+def limit_step(model: fv.VisModel, batch: int, jit_compile: bool = False) -> Callable[[], float]:
+    """The limit: the model's own call and the gradient of one output per image wrt the image."""
+    size = model.input_size or (MODELS.get(model.name, 224),) * 2
+    images = tf.random.stateless_uniform([batch, *size, model.input_channels], seed=[0, 0])
+    targets = tf.one_hot(tf.range(batch) % model.num_classes, model.num_classes)
+    variable = tf.Variable(images)
+
+    @tf.function(jit_compile=jit_compile)
+    def step() -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            outputs = model.model(model.preprocess(variable), training=False)
+            objective = tf.reduce_sum(outputs * targets)
+        return tf.reduce_sum(tape.gradient(objective, variable))
+
+    return lambda: float(step())
 
 
 class StepTimer(fv.Callback):
-    """Records the wall time between consecutive step starts (step + callbacks + loop)."""
+    """Records when each step begins: the differences are step + callbacks + loop, per step."""
 
     def on_run_begin(self, logs=None):
         self.starts = []
@@ -86,144 +138,431 @@ class StepTimer(fv.Callback):
     def on_step_begin(self, step, logs=None):
         self.starts.append(time.perf_counter())
 
-    def on_run_end(self, logs=None):
-        self.starts.append(time.perf_counter())
 
-    def durations(self, warmup: int) -> list[float]:
-        return list(np.diff(self.starts)[warmup:])
+def visualizer_runner(visualizer: fv.Visualizer, redirect: bool) -> Runner:
+    """Times `k` steps of `visualizer.run()`, from its second step on.
 
-
-def featviz_visualizer(model: fv.VisModel, batch: int, size: int, steps: int, callbacks: list,
-                       logdir: str | None) -> fv.Visualizer:
-    """The default class-visualization setup, one class logit per image."""
-    objectives = [fv.ClassLogit(i % model.num_classes) for i in range(batch)]
-    transforms = fv.standard_transforms(jitter=max(2, size // 28), pad=max(2, size // 18))
-    return fv.Visualizer(model, objectives, param=fv.Fourier(size), transforms=transforms,
-                         steps=steps, callbacks=callbacks, logdir=logdir)
-
-
-def featviz_times(model, batch, size, warmup, steps, logging: bool) -> list[float]:
+    Args:
+        redirect: time steps with redirected ReLUs (`redirect_relu_steps` beyond the run) or
+            after them (`redirect_relu_steps = 1`, so that only the untimed first step
+            redirects). Either way the compiled step is the visualizer's own.
+    """
     timer = StepTimer()
-    callbacks: list = [timer]
-    with tempfile.TemporaryDirectory() as logdir:
-        if logging:
-            callbacks += [fv.TensorBoard(image_every=10), fv.ProgressBar(stream=open(os.devnull, "w"))]
-        featviz_visualizer(model, batch, size, warmup + steps, callbacks, logdir).run()
-    return timer.durations(warmup)
+    visualizer.callbacks.callbacks.insert(0, timer)
+
+    def run(k: int) -> list[float]:
+        visualizer.steps = k + 2
+        # 1 keeps the compiled step of a default (> 0) setting, and redirects only step 0.
+        visualizer.redirect_relu_steps = k + 2 if redirect else min(1, visualizer.redirect_relu_steps)
+        visualizer.run()
+        return list(np.diff(timer.starts)[1:])
+
+    return run
 
 
-def peer_times(model: fv.VisModel, batch: int, size: int, warmup: int, steps: int) -> dict[str, list[float]]:
-    """Per-step times of peer libraries' class visualization, where they are installed."""
-    results = {}
-    try:
-        from tf_keras_vis.activation_maximization import ActivationMaximization
-        from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-        from tf_keras_vis.utils.scores import CategoricalScore
+def objectives(model: fv.VisModel, batch: int) -> list[fv.Objective]:
+    """One class logit per image."""
+    return [fv.ClassLogit(i % model.num_classes) for i in range(batch)]
 
-        visualization = ActivationMaximization(model.model, model_modifier=ReplaceToLinear(), clone=True)
-        score = CategoricalScore(list(range(batch)))
 
-        def run(n):
-            visualization(score, steps=n, seed_input=np.random.uniform(0, 255, (batch, size, size, 3)))
+def default_visualizer(model: fv.VisModel, batch: int, logdir: str | None = None,
+                       callbacks: tuple = (), **settings) -> fv.Visualizer:
+    """`Visualizer(model, objective)` with nothing else set, unless `settings` says otherwise."""
+    return fv.Visualizer(model, objectives(model, batch), callbacks=list(callbacks), logdir=logdir, **settings)
 
-        run(warmup)
-        start = time.perf_counter()
-        run(steps)
-        results["tf-keras-vis"] = [(time.perf_counter() - start) / steps] * steps
-    except ImportError:
-        pass
-    except Exception as error:  # noqa: BLE001 - a peer failing is reported, not fatal
-        print(f"tf-keras-vis failed: {type(error).__name__}: {error}", file=sys.stderr)
-    try:
-        from xplique.features_visualizations import Objective, optimize
 
-        objective = Objective.neuron(model.model, model.model.layers[-1].name, list(range(batch)))
+def default_logging() -> tuple:
+    """TensorBoard and progress bar at their defaults, the bar writing to /dev/null."""
+    return fv.TensorBoard(), fv.ProgressBar(stream=open(os.devnull, "w"))
 
-        def run(n):
-            optimize(objective, nb_steps=n, use_fft=True, fft_decay=1.0, std=0.01)
 
-        run(warmup)
-        start = time.perf_counter()
-        run(steps)
-        results["xplique"] = [(time.perf_counter() - start) / steps] * steps
-    except ImportError:
-        pass
-    except Exception as error:  # noqa: BLE001
-        print(f"xplique failed: {type(error).__name__}: {error}", file=sys.stderr)
-    return results
+def seed_visualizer(model: fv.VisModel, batch: int, size: int) -> fv.Visualizer:
+    """The seed method's settings from its gin config, logging callbacks removed."""
+    render = round(size * SEED_OVERSIZE)
+    bindings = [f"CLASSES = {list(range(batch))}", f"SIZE = {render}", "load_model.weights = None"]
+    gin.clear_config()
+    gin.parse_config_files_and_bindings([str(SEED_CONFIG)], bindings, skip_unknown=False)
+    visualizer = fv.Visualizer(model=model)
+    gin.clear_config()
+    visualizer.callbacks.callbacks = [c for c in visualizer.callbacks.callbacks if not isinstance(c, LOGGING)]
+    return visualizer
+
+
+def xplique_runner(model: fv.VisModel, batch: int) -> Runner:
+    """xplique's `optimize` with its defaults on the output layer's first `batch` units."""
+    import keras
+    from xplique.features_visualizations import Objective, optimize
+
+    objective = Objective.neuron(model.model, model.model.layers[-1].name, list(range(batch)))
+    times: list[float] = []
+
+    class Clocked(keras.optimizers.Adam):
+        """xplique's default optimizer (Adam 0.05), noting when each step's update happens."""
+
+        def apply_gradients(self, *args, **kwargs):
+            result = super().apply_gradients(*args, **kwargs)
+            times.append(time.perf_counter())
+            return result
+
+    def run(k: int) -> list[float]:
+        times.clear()
+        # Each call traces its own step: the first two intervals are left out.
+        optimize(objective, optimizer=Clocked(0.05), nb_steps=k + 3)
+        return list(np.diff(times)[1:])
+
+    return run
+
+
+def tf_keras_vis_runner(model: fv.VisModel, batch: int, size: int) -> Runner:
+    """tf-keras-vis' ActivationMaximization with its defaults, pre-softmax, one class per image."""
+    from tf_keras_vis.activation_maximization import ActivationMaximization
+    from tf_keras_vis.activation_maximization.callbacks import Callback
+    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    visualization = ActivationMaximization(model.model, model_modifier=ReplaceToLinear(), clone=True)
+    score = CategoricalScore(list(range(batch)))
+    times: list[float] = []
+
+    class Clock(Callback):
+        def __call__(self, i, values, grads, scores, model_outputs, **kwargs):
+            times.append(time.perf_counter())
+
+    def run(k: int) -> list[float]:
+        times.clear()
+        seed = np.random.default_rng(0).uniform(0, 255, (batch, size, size, model.input_channels))
+        visualization(score, steps=k + 3, seed_input=seed, callbacks=[Clock()])
+        return list(np.diff(times)[1:])
+
+    return run
+
+
+def alternate(runners: dict[str, Runner], rounds: int, steps: int) -> dict[str, list[float]]:
+    """Per-step durations of every runner, `rounds` rounds of `steps` steps each in turn.
+
+    Every runner is warmed up (traced) once first; alternating the rounds spreads the
+    machine's other load over all rows alike.
+    """
+    for run in runners.values():
+        run(2)
+    durations: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            durations[name] += run(steps)
+    return durations
+
+
+def median_ms(durations: list[float]) -> float:
+    """The median of durations in seconds, in milliseconds."""
+    return 1000.0 * statistics.median(durations)
+
+
+def step_table(model: fv.VisModel, size: int, args: argparse.Namespace, logdir: str) -> list[dict]:
+    """The main table: the limit and every featviz and peer row, alternated, at `args.batch`."""
+    batch = args.batch
+    runners: dict[str, Runner] = {"limit": calls(limit_step(model, batch))}
+    default = default_visualizer(model, batch)
+    runners["default, redirected ReLUs"] = visualizer_runner(default, redirect=True)
+    runners["default"] = visualizer_runner(default, redirect=False)
+    logged = default_visualizer(model, batch, logdir=logdir, callbacks=default_logging())
+    runners["default, default logging"] = visualizer_runner(logged, redirect=False)
+    runners["limit, XLA"] = calls(limit_step(model, batch, jit_compile=True))
+    runners["default, XLA"] = visualizer_runner(default_visualizer(model, batch, jit_compile=True),
+                                                redirect=False)
+    runners["seed method"] = visualizer_runner(seed_visualizer(model, batch, size), redirect=False)
+    if args.peers:
+        for name, make in (("xplique", lambda: xplique_runner(model, batch)),
+                           ("tf-keras-vis", lambda: tf_keras_vis_runner(model, batch, size))):
+            try:
+                runners[name] = make()
+            except ImportError as error:
+                print(f"{name} not installed ({error}); pip install -e '.[bench]'", file=sys.stderr)
+    durations = alternate(runners, args.rounds, args.steps)
+    limit = statistics.median(durations["limit"])
+    return [{"name": name, "ms": median_ms(times), "ratio": statistics.median(times) / limit,
+             "steps": len(times)} for name, times in durations.items()]
+
+
+def throughput_table(model: fv.VisModel, args: argparse.Namespace) -> list[dict]:
+    """Images x steps per second of the limit and of featviz's default, per batch."""
+    rows = []
+    for batch in args.batches:
+        steps = max(2, args.steps // batch)
+        runners = {"limit": calls(limit_step(model, batch)),
+                   "featviz": visualizer_runner(default_visualizer(model, batch), redirect=False)}
+        durations = alternate(runners, args.rounds, steps)
+        rows.append({"batch": batch, **{name: batch / statistics.median(times)
+                                        for name, times in durations.items()}})
+    return rows
 
 
 def peak_memory(args: argparse.Namespace, mode: str, batch: int) -> float:
     """Peak RSS in MiB of a fresh process running `mode` ("limit" or "featviz") at `batch`."""
     command = [sys.executable, __file__, "--model", args.model, "--size", str(args.size),
-               "--memory-probe", mode, "--batch", str(batch), "--steps", "5", "--warmup", "2"]
-    if args.xla:
-        command.append("--xla")
+               "--memory-probe", mode, "--batch", str(batch)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return float(output.strip().splitlines()[-1])
 
 
 def memory_probe(args: argparse.Namespace) -> None:
+    """Runs a few steps of `args.memory_probe` and prints this process's peak RSS in MiB."""
     model = load(args.model, args.size)
     if args.memory_probe == "limit":
-        time_calls(limit_step(model, args.batch, args.size), args.warmup, args.steps)
+        calls(limit_step(model, args.batch))(4)
     else:
-        featviz_times(model, args.batch, args.size, args.warmup, args.steps, logging=False)
+        default_visualizer(model, args.batch, steps=4).run()
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)  # kB on Linux
+
+
+def profile_pieces(model: fv.VisModel, batch: int, logdir: str) -> dict[str, Callable[[], object]]:
+    """Each part of the default step, compiled alone (forward + backward where it has one).
+
+    The parts run on the shapes they see inside the default step at `batch`. The empty call
+    is the floor every compiled call pays (dispatch, fetching a scalar); the logging rows are
+    the default TensorBoard callback's work after a scalars-only step and after an image step.
+    """
+    visualizer = default_visualizer(model, batch, redirect_relu_steps=1, steps=1)
+    visualizer.run()
+    param = visualizer.param
+    model_input = tf.random.stateless_uniform([batch, *model.input_size, model.input_channels],
+                                              seed=[0, 0])
+    extract = model.extractor([LOGITS])
+
+    def redirected(active: bool) -> Callable[[tf.Tensor], tf.Tensor]:
+        flag = tf.Variable(active)  # read when the gradient runs, as in the Visualizer's step
+        return lambda images: extract(model.preprocess(images), flag)[LOGITS]
+
+    floor = tf.Variable(0.0)
+    empty = tf.function(floor.read_value)
+    pieces: dict[str, Callable[[], object]] = {
+        "empty compiled call": lambda: float(empty()),
+        "the model's own call (the limit)": limit_step(model, batch),
+        "graph runner, redirected ReLUs off":
+            gradient_of(lambda x: extract(model.preprocess(x))[LOGITS], model_input),
+        "graph runner, redirected ReLUs on, active": gradient_of(redirected(True), model_input),
+        "graph runner, redirected ReLUs on, inactive": gradient_of(redirected(False), model_input),
+    }
+    raw = param.initial(batch, 0)
+    pieces[f"parameterization: {type(param).__name__}"] = gradient_of(param.to_images, raw)
+    images = param.to_images(raw)
+    seed = tf.constant([3, 4], tf.int64)
+    for transform in fv.recipes.default_transforms(param.shape):
+        pieces[f"transform: {transform!r}"] = gradient_of(lambda x, t=transform: t(x, seed), images)
+        images = transform(images, seed)
+    pieces["resize to the model's input"] = gradient_of(fv.Resize(model.input_size), images)
+    pieces["transforms and resize, as the step composes them"] = gradient_of(
+        lambda x: visualizer.transform(x, seed), param.to_images(raw))
+    optimizer, variable = visualizer._compiled.optimizer, visualizer.variable
+    gradient = tf.random.stateless_normal(variable.shape, seed=[5, 6])
+    pieces["optimizer update (Adam)"] = tf.function(lambda: optimizer.apply([gradient], [variable]))
+    compiled = visualizer._compiled.step
+    pieces["the Visualizer's compiled step, whole"] = lambda: float(compiled()["loss"])
+    outputs = compiled()
+    logs = {"loss": float(outputs["loss"]), "losses": outputs["losses"].numpy(),
+            "objectives": {"ClassLogit": outputs["values"].numpy()[0]}, "images": outputs["images"]}
+    tensorboard = fv.TensorBoard(logdir)
+    tensorboard.set_visualizer(visualizer)
+    tensorboard.on_run_begin({"names": visualizer.names})
+    tensorboard.on_step_end(0, logs)  # the one-off operative config
+    pieces["logging: TensorBoard after a scalars step"] = lambda: tensorboard.on_step_end(1, logs)
+    pieces["logging: TensorBoard after an image step"] = lambda: tensorboard.on_step_end(9, logs)
+    return pieces
+
+
+def profile_table(model: fv.VisModel, args: argparse.Namespace, logdir: str) -> list[dict]:
+    """Median time of each profile piece, the pieces called in turn, one call each."""
+    runners = {name: calls(piece) for name, piece in profile_pieces(model, args.batch, logdir).items()}
+    durations = alternate(runners, args.rounds * args.steps, 1)
+    return [{"name": name, "ms": median_ms(times)} for name, times in durations.items()]
+
+
+def git_commit() -> str:
+    """The checkout's commit, marked "+changes" when the work tree differs from it."""
+    def git(*command: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *command], capture_output=True,
+                              text=True).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain") else "")
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Every table for one model, from this one process."""
+    model = load(args.model, args.size)
+    result = {"model": args.model, "size": args.size, "batch": args.batch, "commit": git_commit(),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+              "tensorflow": tf.__version__, "rounds": args.rounds, "steps": args.steps,
+              "date": time.strftime("%Y-%m-%d %H:%M"), "load": {"start": os.getloadavg()[0]}}
+    sections = (("steps_table", lambda: step_table(model, args.size, args, logdir)),
+                ("throughput", lambda: throughput_table(model, args)),
+                ("profile", lambda: profile_table(model, args, logdir)))
+    with tempfile.TemporaryDirectory() as logdir:
+        for key, table in sections:
+            if key in args.skip:
+                continue
+            start = os.getloadavg()[0]
+            result[key] = table()
+            result["load"][key] = [start, os.getloadavg()[0]]
+    if "memory" not in args.skip:
+        batch = max(args.batches)
+        result["rss"] = {"batch": batch, "limit": peak_memory(args, "limit", batch),
+                         "featviz": peak_memory(args, "featviz", batch)}
+    return result
+
+
+def load_note(load: list[float]) -> str:
+    """The 1-minute load average at the start and end of a table's measurement."""
+    return f"load average {load[0]:.1f} → {load[1]:.1f}"
+
+
+def render_model(result: dict, before: dict | None) -> str:
+    """One model's section of RESULTS.md."""
+    lines = [f"## {result['model']} at {result['size']} px, batch {result['batch']}", "",
+             f"Commit {result['commit']}, {result['date']}, {result['machine']}, TensorFlow "
+             f"{result['tensorflow']}; {result['rounds']} alternated rounds of {result['steps']} "
+             f"steps per row.", ""]
+    if "steps_table" in result:
+        old = {row["name"]: row["ratio"] for row in (before or {}).get("steps_table", [])}
+        note = f"; before: {load_note(before['load']['steps_table'])}" if old else ""
+        lines += [f"Step time ({load_note(result['load']['steps_table'])}{note}):", "",
+                  "| step | median ms | ratio to limit |"
+                  + (f" ratio before ({before['commit']}) |" if old else ""),
+                  "|---|---|---|" + ("---|" if old else "")]
+        for row in result["steps_table"]:
+            cells = [f"{row['ms']:.1f}", f"{row['ratio']:.3f}"]
+            if old:
+                cells.append(f"{old[row['name']]:.3f}" if row["name"] in old else "—")
+            lines.append(f"| {row['name']} | {' | '.join(cells)} |")
+        lines.append("")
+    if "throughput" in result:
+        base = result["throughput"][0]
+        lines += [f"Throughput, images·steps/s ({load_note(result['load']['throughput'])}):", "",
+                  "| batch | limit | featviz default | limit vs batch 1 | featviz vs batch 1 |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {row['batch']} | {row['limit']:.2f} | {row['featviz']:.2f} | "
+                  f"{row['limit'] / base['limit']:.2f}× | {row['featviz'] / base['featviz']:.2f}× |"
+                  for row in result["throughput"]]
+        lines.append("")
+    if "rss" in result:
+        rss = result["rss"]
+        lines += [f"Peak RSS at batch {rss['batch']} (fresh processes): limit {rss['limit']:.0f} MiB, "
+                  f"featviz default {rss['featviz']:.0f} MiB, ratio {rss['featviz'] / rss['limit']:.3f}.", ""]
+    if "profile" in result:
+        old = {row["name"]: row["ms"] for row in (before or {}).get("profile", [])}
+        header = f"| part | before, ms ({before['commit']}) | now, ms |" if before else "| part | ms |"
+        lines += [f"Profile, each part compiled alone, forward + backward "
+                  f"({load_note(result['load']['profile'])}"
+                  + (f"; before: {load_note(before['load']['profile'])}" if before else "") + "):",
+                  "", header, "|---|---|---|" if before else "|---|---|"]
+        names = list(dict.fromkeys([*old, *(row["name"] for row in result["profile"])]))
+        now = {row["name"]: row["ms"] for row in result["profile"]}
+        for name in names:
+            cells = [f"{old[name]:.2f}" if name in old else "—"] if before else []
+            cells.append(f"{now[name]:.2f}" if name in now else "—")
+            lines.append(f"| {name} | {' | '.join(cells)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# Issue 17's targets: the default step (after the redirected steps, callbacks off) over the limit.
+STEP_TARGETS = {"vgg16": 1.05, "mobilenet": 1.3, "demo": 1.5}
+LOGGING_TARGET = 0.03  # extra time of the default logging over callbacks off (VGG16, MobileNet)
+BATCH_TARGET = ("mobilenet", 16, 1.6)  # featviz batch 16 over batch 1, images·steps/s
+
+
+def targets(results: dict[str, dict]) -> list[str]:
+    """The targets table: each target, what was measured, met or not."""
+    def ratio(result: dict, name: str) -> float | None:
+        rows = {row["name"]: row["ratio"] for row in result.get("steps_table", [])}
+        return rows.get(name)
+
+    lines = ["| target | measured | met |", "|---|---|---|"]
+    for model, bound in STEP_TARGETS.items():
+        value = ratio(results.get(model, {}), "default")
+        if value is not None:
+            lines.append(f"| {model}: default step / limit ≤ {bound} | {value:.3f} | "
+                         f"{'yes' if value <= bound else 'no'} |")
+    for model in ("vgg16", "mobilenet"):
+        off, logged = (ratio(results.get(model, {}), name) for name in ("default", "default, default logging"))
+        if off is not None and logged is not None:
+            extra = logged / off - 1
+            lines.append(f"| {model}: default logging adds ≤ {LOGGING_TARGET:.0%} | {extra:+.1%} | "
+                         f"{'yes' if extra <= LOGGING_TARGET else 'no'} |")
+    model, batch, bound = BATCH_TARGET
+    rows = {row["batch"]: row for row in results.get(model, {}).get("throughput", [])}
+    if 1 in rows and batch in rows:
+        gain = rows[batch]["featviz"] / rows[1]["featviz"]
+        lines.append(f"| {model}: batch {batch} ≥ {bound}× batch 1 (limit: "
+                     f"{rows[batch]['limit'] / rows[1]['limit']:.2f}×) | {gain:.2f}× | "
+                     f"{'yes' if gain >= bound else 'no'} |")
+    for model, result in results.items():
+        off, xla = ratio(result, "default"), ratio(result, "default, XLA")
+        if off is not None and xla is not None:
+            lines.append(f"| {model}: XLA (jit_compile) faster than the default | {xla / off:.3f}× "
+                         f"the default's time | {'yes' if xla < off else 'no: stays off'} |")
+    for model, result in results.items():
+        parts = {row["name"]: row["ms"] for row in result.get("profile", [])}
+        own, runner = parts.get("the model's own call (the limit)"), parts.get("graph runner, redirected ReLUs off")
+        if own and runner:
+            lines.append(f"| {model}: graph runner costs nothing measurable against the model's own "
+                         f"call | {runner / own:.3f}× | see the profile |")
+    return lines
+
+
+def render_report() -> str:
+    """RESULTS.md from the saved per-model results."""
+    sections, results = [], {}
+    for name in MODELS:
+        path = RESULTS / f"{name}.json"
+        before_path = RESULTS / "before" / f"{name}.json"
+        if not path.exists():
+            continue
+        before = json.loads(before_path.read_text()) if before_path.exists() else None
+        results[name] = json.loads(path.read_text())
+        sections.append(render_model(results[name], before))
+    intro = __doc__.split("\n\n", 1)[1].split("Models get random weights")[0].strip()
+    return ("# Step-time benchmark results\n\nGenerated by `python benchmarks/bench_step.py "
+            "--report` (or `--render` from `benchmarks/results/`); do not edit by hand.\n\n"
+            + intro + "\n\n## Targets (issue 17)\n\n" + "\n".join(targets(results)) + "\n\n"
+            + "\n".join(sections))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="demo")
     parser.add_argument("--size", type=int, default=None, help="image size (default: the model's input)")
-    parser.add_argument("--batch", type=int, default=1, help="batch of the ratio measurement")
-    parser.add_argument("--batches", default="1,4,16", help="batches of the throughput measurement")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps (median reported)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--xla", action="store_true", help="XLA auto-clustering for every measurement")
-    parser.add_argument("--memory", action="store_true", help="also measure peak RSS at the largest batch")
-    parser.add_argument("--peers", action="store_true", help="also time tf-keras-vis / xplique if installed")
+    parser.add_argument("--batch", type=int, default=1, help="batch of the step table and profile")
+    parser.add_argument("--batches", default="1,4,16", help="batches of the throughput table")
+    parser.add_argument("--rounds", type=int, default=8, help="alternated rounds per table")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per row and round")
+    parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
+                        help="time tf-keras-vis and xplique where installed")
+    parser.add_argument("--skip", default="", help="comma-separated: steps_table, throughput, profile, memory")
+    parser.add_argument("--json", help="also save the results to this file")
+    parser.add_argument("--report", action="store_true", help="measure every model, write RESULTS.md")
+    parser.add_argument("--render", action="store_true", help="write RESULTS.md from saved results")
     parser.add_argument("--memory-probe", choices=("limit", "featviz"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.xla:
-        tf.config.optimizer.set_jit("autoclustering")
+    args.batches = [int(b) for b in args.batches.split(",")]
+    args.skip = set(filter(None, args.skip.split(",")))
     if args.size is None:
-        args.size = 64 if args.model == "demo" else 224
+        args.size = MODELS.get(args.model, 224)
     if args.memory_probe:
         memory_probe(args)
         return
-
-    model = load(args.model, args.size)
-    median = statistics.median
-    limit = time_calls(limit_step(model, args.batch, args.size), args.warmup, args.steps)
-    plain = featviz_times(model, args.batch, args.size, args.warmup, args.steps, logging=False)
-    logged = featviz_times(model, args.batch, args.size, args.warmup, args.steps, logging=True)
-    rows = [("limit (forward + input gradient)", limit), ("featviz, callbacks off", plain),
-            ("featviz, TensorBoard every 10 + progress bar", logged)]
-    if args.peers:
-        rows += [(name, times) for name, times in peer_times(model, args.batch, args.size, args.warmup, args.steps).items()]
-
-    print(f"\n{args.model} {args.size}x{args.size}, batch {args.batch}, XLA {'on' if args.xla else 'off'}, "
-          f"{args.steps} timed steps after {args.warmup} warm-up; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, TensorFlow {tf.__version__}\n")
-    print("| step | median ms | ratio to limit |\n|---|---|---|")
-    for name, times in rows:
-        print(f"| {name} | {1000 * median(times):.1f} | {median(times) / median(limit):.3f} |")
-
-    print("\n| batch | limit images·steps/s | featviz images·steps/s | featviz vs its batch 1 |\n|---|---|---|---|")
-    batches = [int(b) for b in args.batches.split(",")]
-    base = None
-    for batch in batches:
-        steps = max(5, args.steps // batch)
-        bare = batch / median(time_calls(limit_step(model, batch, args.size), 2, steps))
-        ours = batch / median(featviz_times(model, batch, args.size, 2, steps, logging=False))
-        base = base or ours
-        print(f"| {batch} | {bare:.2f} | {ours:.2f} | {ours / base:.2f}x |")
-
-    if args.memory:
-        batch = max(batches)
-        bare, ours = peak_memory(args, "limit", batch), peak_memory(args, "featviz", batch)
-        print(f"\npeak RSS at batch {batch}: limit {bare:.0f} MiB, featviz {ours:.0f} MiB, ratio {ours / bare:.3f}")
+    if args.report:
+        RESULTS.mkdir(exist_ok=True)
+        for name, size in MODELS.items():
+            command = [sys.executable, __file__, "--model", name, "--size", str(size),
+                       "--json", str(RESULTS / f"{name}.json"), "--rounds", str(args.rounds),
+                       "--steps", str(args.steps), "--batches", ",".join(map(str, args.batches)),
+                       "--skip", ",".join(args.skip), "--peers" if args.peers else "--no-peers"]
+            subprocess.run(command, check=True)
+    if args.report or args.render:
+        (HERE / "RESULTS.md").write_text(render_report())
+        return
+    result = measure(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    print(render_model(result, None))
 
 
 if __name__ == "__main__":

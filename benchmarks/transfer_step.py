@@ -22,7 +22,7 @@ import tensorflow as tf
 import featviz as fv
 
 REFERENCE = "/work/shared/models/mobilenet_025_imagenet.keras"
-PHOTO = "configs/images/astronaut.jpg"
+PHOTO = str(fv.configs.sample_image("astronaut"))
 REPEATS = 3
 
 

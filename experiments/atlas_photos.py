@@ -1,11 +1,11 @@
-"""Writes a folder of photographs for the MobileNet atlas: configs/images plus scikit-image's.
+"""Writes a folder of photographs for the MobileNet atlas: the shipped photos plus scikit-image's.
 
-The six photos in configs/images/ are too few for an atlas; scikit-image ships more colour and
+The six photos in featviz/configs/images/ are too few for an atlas; scikit-image ships more colour and
 grayscale photographs offline. Each is written as a JPEG (longer side 320 pixels), and the
-folder keeps configs/images/README.md, which the atlas skips as a file Pillow cannot read.
+folder keeps featviz/configs/images/README.md, which the atlas skips as a file Pillow cannot read.
 
     python experiments/atlas_photos.py /tmp/photos
-    featviz atlas configs/imagenet_atlas.gin --images /tmp/photos \
+    featviz atlas imagenet_atlas --images /tmp/photos \
         --gin_param="load_model.name='../shared/models/mobilenet_025_imagenet.keras'" \
         --gin_param="load_model.preprocess='mobilenet'"
 """
@@ -19,20 +19,20 @@ from pathlib import Path
 import skimage.data
 from PIL import Image
 
+from featviz.configs import IMAGES
 from featviz.io import atomic_write
 
-SHIPPED = Path(__file__).resolve().parent.parent / "configs" / "images"
 # scikit-image's photographs that ship inside its wheel (others need the pooch downloader),
-# beside configs/images'.
+# beside the shipped ones.
 EXTRA = ("cat", "coins", "camera", "grass", "gravel", "brick", "retina", "text", "moon", "clock",
          "page", "horse", "motorcycle")
 LONGER_SIDE = 320
 
 
 def write_photos(directory: Path) -> list[Path]:
-    """Copies configs/images/ into `directory` and adds the scikit-image photographs."""
+    """Copies the shipped photos (featviz/configs/images/) into `directory` and adds the scikit-image photographs."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [Path(shutil.copy(path, directory)) for path in sorted(SHIPPED.iterdir())]
+    paths = [Path(shutil.copy(path, directory)) for path in sorted(IMAGES.iterdir())]
     for name in EXTRA:
         loader = getattr(skimage.data, "stereo_motorcycle" if name == "motorcycle" else name)
         array = loader()

@@ -1,12 +1,12 @@
-"""Writes scikit-image's sample photographs to configs/images/ as small JPEG files.
+"""Writes scikit-image's sample photographs to featviz/configs/images/ as small JPEG files.
 
-The transfer configs (`configs/*reconstruct.gin`, `configs/deepdream.gin`,
-`configs/style_transfer.gin`) read image *files*, as a user's own photos would be. These ship
+The transfer configs (`configs/*reconstruct.gin`, `featviz/configs/deepdream.gin`,
+`featviz/configs/style_transfer.gin`) read image *files*, as a user's own photos would be. These ship
 offline with scikit-image, without copyright restrictions (public-domain NASA and SpaceX
 photographs; CC0 photographs by scikit-image contributors); the committed files in
-configs/images/ are this script's output (longer side 320 pixels, JPEG quality 90).
+featviz/configs/images/ are this script's output (longer side 320 pixels, JPEG quality 90).
 
-    python experiments/sample_images.py            # -> configs/images/<name>.jpg
+    python experiments/sample_images.py            # -> featviz/configs/images/<name>.jpg
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from PIL import Image
 from featviz.io import atomic_write
 
 NAMES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
-DIRECTORY = Path(__file__).resolve().parent.parent / "configs" / "images"
+DIRECTORY = Path(__file__).resolve().parent.parent / "featviz" / "configs" / "images"
 LONGER_SIDE = 320  # pixels: above the 224-pixel input of ImageNet models
 
 

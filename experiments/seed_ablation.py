@@ -11,9 +11,9 @@ callbacks (everything else equal), and measures for each variant:
 - high-frequency power: the share of spectral power above half the Nyquist frequency
   (`featviz.evaluate.high_frequency_power`; white noise: 0.80).
 
-On the demo model (`configs/demo_classes.gin`, every demo class), the demo dataset's own images
+On the demo model (`featviz/configs/demo_classes.gin`, every demo class), the demo dataset's own images
 (`featviz.demo.make_image`) are measured the same way, as a reference for natural images of
-these classes. Other models run `configs/vgg16_classes.gin` (the 8 classes).
+these classes. Other models run `featviz/configs/vgg16_classes.gin` (the 8 classes).
 
     python -m experiments.seed_ablation --seeds 0 1 2 --figures experiments/figures
     python -m experiments.seed_ablation --model /work/shared/models/mobilenet_025_imagenet.keras \
@@ -59,7 +59,7 @@ def render_variant(config: str, bindings: list[str], zoom: bool, blur: bool, see
     bindings = bindings + [f"Visualizer.between_steps = [{', '.join(between)}]",
                            "Visualizer.callbacks = [@ImageSaver()]", f"Visualizer.seed = {seed}"]
     gin.clear_config()
-    gin.parse_config_files_and_bindings([config], bindings, skip_unknown=False)
+    fv.configs.parse([config], bindings)
     classes = list(gin.query_parameter("CLASSES/macro.value"))
     with gin.unlock_config():
         if rounds is not None:
@@ -116,9 +116,9 @@ def main() -> None:
     tag = Path(args.model).stem if Path(args.model).suffix else args.model
     model_kwargs = model_arguments(args)
     if args.model == "demo":
-        config, bindings = "configs/demo_classes.gin", []
+        config, bindings = "demo_classes", []
     else:
-        config = "configs/vgg16_classes.gin"
+        config = "vgg16_classes"
         bindings = [f"load_model.{key} = {value!r}" for key, value in model_kwargs.items()]
     bindings += [f"SIZE = {args.size}"] if args.size else []
     model = fv.load_model(**model_kwargs)

@@ -1,7 +1,7 @@
 """Reproduces the seed method's figures (part 1: visualizing classes) with featviz's configs.
 
-Runs `configs/vgg16_classes.gin` (the 8-class grid and the per-round animation) and the same
-config with bird classes (the bird grid) on any ImageNet model, or `configs/demo_classes.gin` on
+Runs `featviz/configs/vgg16_classes.gin` (the 8-class grid and the per-round animation) and the same
+config with bird classes (the bird grid) on any ImageNet model, or `featviz/configs/demo_classes.gin` on
 the bundled demo model, then measures each image: its target probability, whether it keeps its
 class after downscaling by 2 and blurring, and its share of high-frequency power.
 
@@ -34,17 +34,17 @@ from featviz.jobs import experiment, save_operative_config
 from featviz.analysis.evaluate import high_frequency_power, perturbation_robustness
 
 
-# The bird grid: configs/vgg16_classes.gin with these classes.
+# The bird grid: featviz/configs/vgg16_classes.gin with these classes.
 BIRDS = ["ostrich", "goldfinch", "bald_eagle", "great_grey_owl", "peacock", "macaw", "toucan",
          "hummingbird", "flamingo", "king_penguin"]
 
 
 def _runs(model: str) -> dict[str, tuple[str, list[str]]]:
-    """Run name -> (config file, extra bindings) for this model."""
+    """Run name -> (shipped config, extra bindings) for this model."""
     if model == "demo":
-        return {"classes": ("configs/demo_classes.gin", [])}
-    return {"classes": ("configs/vgg16_classes.gin", []),
-            "birds": ("configs/vgg16_classes.gin", [f"CLASSES = {BIRDS!r}"])}
+        return {"classes": ("demo_classes", [])}
+    return {"classes": ("vgg16_classes", []),
+            "birds": ("vgg16_classes", [f"CLASSES = {BIRDS!r}"])}
 
 
 def model_arguments(args: argparse.Namespace) -> dict:
@@ -62,7 +62,7 @@ def run_one(config: str, model_kwargs: dict, bindings: list[str], rounds: int | 
     """Runs one config and measures its images; returns the results written to results.json."""
     gin.clear_config()
     bindings = [f"load_model.{key} = {value!r}" for key, value in model_kwargs.items()] + bindings
-    gin.parse_config_files_and_bindings([config], bindings, skip_unknown=False)
+    fv.configs.parse([config], bindings)
     classes = list(gin.query_parameter("CLASSES/macro.value"))
     logdir.mkdir(parents=True, exist_ok=True)
     with gin.unlock_config():

@@ -1,7 +1,7 @@
 """DeepDream and style-transfer figures on the reference ImageNet network (experiments/README_transfer.md).
 
 Uses MobileNet alpha=0.25 (`../shared/models/mobilenet_025_imagenet.keras`, 224 px) and the
-sample photographs in configs/images/. Writes to experiments/figures/:
+sample photographs in featviz/configs/images/. Writes to experiments/figures/:
 
 - `deepdream_layers.png`: the astronaut photo, then DeepDream on five layers (LayerActivation,
   root mean square), shallow to deep;
@@ -10,7 +10,7 @@ sample photographs in configs/images/. Writes to experiments/figures/:
 - `style_grid.png`: the cat repainted with the tissue texture, rows = content layer, columns =
   the style layers used (all layers up to the one named).
 
-The same settings as configs/deepdream.gin and configs/style_transfer.gin; about 4 minutes on
+The same settings as featviz/configs/deepdream.gin and featviz/configs/style_transfer.gin; about 4 minutes on
 2 CPU cores.
 
     PYTHONPATH=. python experiments/transfer_figures.py
@@ -31,9 +31,9 @@ from small_png import shrink
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "/work/shared/models/mobilenet_025_imagenet.keras"
-PHOTO = ROOT / "configs/images/astronaut.jpg"
-CONTENT = ROOT / "configs/images/chelsea.jpg"
-STYLE = ROOT / "configs/images/immunohistochemistry.jpg"
+PHOTO = ROOT / "featviz/configs/images/astronaut.jpg"
+CONTENT = ROOT / "featviz/configs/images/chelsea.jpg"
+STYLE = ROOT / "featviz/configs/images/immunohistochemistry.jpg"
 DREAM_LAYERS = ["conv_pw_3_relu", "conv_pw_5_relu", "conv_pw_7_relu", "conv_pw_11_relu", "conv_pw_13_relu"]
 DREAM_CLASSES = ["flamingo", "goldfish", "volcano", "jellyfish"]
 CONTENT_LAYERS = ["conv_pw_3_relu", "conv_pw_7_relu", "conv_pw_11_relu"]
@@ -71,7 +71,7 @@ class Stills(fv.Callback):
 
 def deepdream(model: fv.VisModel, objectives: list[fv.Objective], steps: int,
               callbacks: list[fv.Callback] = ()) -> fv.Render:
-    """configs/deepdream.gin's recipe: Fourier from the photo, SGD on normalised gradients, jitter."""
+    """featviz/configs/deepdream.gin's recipe: Fourier from the photo, SGD on normalised gradients, jitter."""
     return fv.Visualizer(model, objectives, param=fv.Fourier(224, init=str(PHOTO)),
                          transforms=[fv.Jitter(8)], optimizer="sgd", learning_rate=0.012,
                          gradient_transforms=[fv.NormalizeGradient()], steps=steps,
@@ -79,7 +79,7 @@ def deepdream(model: fv.VisModel, objectives: list[fv.Objective], steps: int,
 
 
 def style_grid(model: fv.VisModel, steps: int) -> tuple[np.ndarray, list[str], list[tuple]]:
-    """configs/style_transfer.gin's recipe for every (content layer, style depth) pair."""
+    """featviz/configs/style_transfer.gin's recipe for every (content layer, style depth) pair."""
     pairs = [(content, depth) for content in CONTENT_LAYERS for depth in STYLE_DEPTHS]
     contents = [fv.ActivationMatch(content, str(CONTENT)) for content, _ in pairs]
     styles = [fv.StyleMatch(STYLE_LAYERS[:depth], str(STYLE)) for _, depth in pairs]

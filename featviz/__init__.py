@@ -6,56 +6,68 @@ survive); between-step operations change the images between steps, callbacks obs
 TensorBoard, save images), and jobs turn a config into renders and written results.
 
 The layers, from the top (each imports only from below it; `lint-imports` checks this):
-`cli` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
-`analysis`, `collection` -> `objectives`, `params`, `transforms` -> `models` -> `io`, `demo`.
+`cli` -> `sweep` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
+`analysis`, `collection` -> `objectives`, `params`, `transforms` -> `models` -> `atlas` ->
+`io`, `demo`.
 
 >>> import featviz as fv
 >>> model = fv.load_model("demo")
 >>> render = fv.Visualizer(model, fv.ClassLogit("vertical_stripes"), steps=64).run()
 """
 
-from featviz import recipes
+from featviz import configs, recipes
 from featviz.analysis import evaluate
 from featviz.analysis.receptive_field import (ReceptiveField, center_position,
                                               effective_receptive_field, effective_region,
                                               receptive_field, receptive_fields)
+from featviz.callbacks import (Animation, Callback, CallbackList, GradientMagnitude, HistorySaver,
+                               ImageSaver, ProgressBar, TensorBoard)
 from featviz.collection import Collection, DemoImages, ImageFolder, collect_activations
 from featviz.collection.layout import bin_layout, umap_layout
-from featviz.callbacks import (Animation, Callback, CallbackList, HistorySaver, ImageSaver,
-                               ProgressBar, TensorBoard)
 from featviz.io import HSVAdjust, adjust_hsv, grid, load_image, rows_figure, save_png
-from featviz.jobs import (Activations, Atlas, LayerRender, NeuronField, Outputs, Reconstruction, Run,
-                          Variant, activation_atlas, activation_grid, activation_grids,
-                          activation_maps,
+from featviz.jobs import (Accentuation, Caricature, Dream, accentuate, caricature, deepdream,
+                          Activations, Atlas, LayerRender, NeuronField, Outputs, Reconstruction, Run,
+                          Variant, activation_atlas, activation_grid, activation_grids, activation_maps,
                           channel_sweep, layers_figure, neuron_fields, neurons_figure,
                           reconstruct, visualize_channels, visualize_neurons)
 from featviz.models import LOGITS, VisModel, load_model, redirected_relu, redirected_relu6
-from featviz.objectives import (L2, ActivationMatch, Channel, ClassLogit, ClassProbability,
+from featviz.objectives import (L2, ActivationDot, ActivationMatch, Alignment, Channel, ChannelInterpolate,
+                                Diversity, Opacity, frame_distances, gram_similarity, ClassLogit, ClassProbability,
                                 Direction, Features, FunctionObjective, LayerActivation, Neuron,
                                 Objective, StyleMatch, Sum, TotalVariation, channel_moments,
                                 channel_objectives, class_metrics, class_objectives, gram_matrix,
                                 objective, stack, target_activations, weighted_sum)
 from featviz.operations import BetweenSteps, NormalizeGradient, Restandardize, ScheduledTransform
-from featviz.params import Fourier, Parameterization, Pixel
+from featviz.params import (CPPN, Fourier, Maco, Parameterization, Pixel, SharedLowRes,
+                            Transparent, natural_spectrum)
 from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
-from featviz.transforms import (Downscale, GaussianBlur, Jitter, Pad, RandomAffine, RandomRotate,
-                                RandomScale, Zoom, compose, standard_transforms)
+from featviz.sweep import (ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
+                           channel_items, render_items)
+from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
+                                RandomAffine, RandomCrop, RandomRotate, RandomScale, Resize, Zoom,
+                                compose, standard_transforms)
 
 __all__ = [
-    "ActivationMatch", "Activations", "Animation", "Atlas", "Collection", "DemoImages", "ImageFolder", "BetweenSteps", "Callback", "CallbackList",
+    "Accentuation", "ActivationDot", "Caricature", "Dream", "accentuate", "caricature", "deepdream",
+    "CPPN", "Alignment", "ChannelInterpolate", "CompositeRandomBackground", "Diversity",
+    "GradientMagnitude", "Maco", "Opacity", "RandomCrop", "SharedLowRes", "Transparent",
+    "frame_distances", "gram_similarity", "natural_spectrum",
+    "ActivationMatch", "Activations", "ItemResult", "LocalExecutor", "Manifest", "RayExecutor",
+    "WorkItem", "channel_items", "render_items", "Animation", "BetweenSteps", "Callback", "CallbackList",
+    "Atlas", "Collection", "DemoImages", "ImageFolder",
     "Channel", "ClassLogit", "ClassProbability", "Direction", "Downscale", "Features", "Fourier",
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
     "NormalizeGradient", "Objective", "Outputs", "Pad", "Parameterization", "Pixel",
     "ProgressBar", "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField",
-    "Reconstruction", "Render", "Restandardize", "Run", "ScheduledTransform", "StopToken",
+    "Reconstruction", "Render", "Resize", "Restandardize", "Run", "ScheduledTransform", "StopToken",
     "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "Variant", "VisModel", "Visualizer",
     "Zoom", "activation_atlas", "activation_grid", "activation_grids", "activation_maps",
     "adjust_hsv",
     "bin_layout", "collect_activations", "umap_layout",
     "center_position", "channel_moments", "channel_objectives", "channel_sweep", "class_metrics",
-    "class_objectives", "compose", "default_transforms", "effective_receptive_field",
+    "class_objectives", "compose", "configs", "default_transforms", "effective_receptive_field",
     "effective_region", "evaluate", "gram_matrix", "grid", "layers_figure", "load_image",
     "load_model", "neuron_fields", "neurons_figure", "objective", "receptive_field",
     "receptive_fields", "recipes", "reconstruct", "redirected_relu", "redirected_relu6",

@@ -5,13 +5,17 @@ A callback overrides any of `on_run_begin(logs)`, `on_step_begin(step, logs)`,
 `set_visualizer`, and `logs` is the only data channel:
 
 - step logs: "loss" (float, total), "losses" ([batch] per image), "objectives" ({term name:
-  [batch]}), "metrics" ({"metric/name": [batch]}, when metrics are set), "images" (the step's
-  images, a [batch, height, width, channels] tensor in [0, 1]);
+  [batch]}), "metrics" ({"metric/name": [batch]}, when metrics are set), and "images" (the
+  step's images, a [batch, height, width, channels] tensor in [0, 1]) and "image_gradient" (the
+  loss's gradient with respect to them, the same shape) only at the steps some callback
+  `wants(step)` them: the loop hands over (and a callback copies to the host) only what is
+  needed;
 - run-begin logs: "names" (one name per image); run-end logs: "images" (final, numpy),
   "render" (the `Render`), "error" (the exception that ended the run, or None).
 
 Callbacks observe: they log (`TensorBoard`), save (`ImageSaver`, `Animation`, `HistorySaver`) and
-show progress (`ProgressBar`), and may end a run early (`visualizer.stop_training = True`), but
+show progress (`ProgressBar`), accumulate (`GradientMagnitude`: MACO's attribution map), and
+may end a run early (`visualizer.stop_training = True`), but
 never change the images; operations that do (scheduled blur and zoom, re-standardisation) are
 parts of the loop, in `featviz.operations`. Every frequency argument counts steps, and 0 turns
 that output off.
@@ -35,6 +39,10 @@ from PIL import Image
 from featviz import io as image_io
 
 Logs = dict[str, Any]
+# What a callback can ask of a step's logs beyond the losses (`Callback.wants`).
+IMAGES = "images"
+IMAGE_GRADIENT = "image_gradient"
+_NOTHING: frozenset[str] = frozenset()
 
 
 class Visualizer(Protocol):
@@ -60,6 +68,12 @@ class Callback:
 
     def on_step_begin(self, step: int, logs: Logs | None = None) -> None:
         """Called before each step (0-based)."""
+
+    def wants(self, step: int) -> frozenset[str]:
+        """What this callback needs in step `step`'s logs beyond the losses (asked before that
+        step's `on_step_end`): `{IMAGES}` for the step's images, `{IMAGE_GRADIENT}` for the
+        loss's gradient with respect to them; by default nothing."""
+        return _NOTHING
 
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:
         """Called after each step with that step's logs."""
@@ -102,6 +116,10 @@ class CallbackList(Callback):
         for callback in self.callbacks:
             callback.on_step_begin(step, logs)
 
+    def wants(self, step: int) -> frozenset[str]:
+        """Everything any of the callbacks wants at step `step`."""
+        return _NOTHING.union(*(callback.wants(step) for callback in self.callbacks))
+
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:
         for callback in self.callbacks:
             callback.on_step_end(step, logs)
@@ -121,7 +139,12 @@ class TensorBoard(Callback):
 
     Tags: `loss/total`, `loss/<image name>`, `objective/<term>` (summed over the batch),
     `metric/<metric>`, `images/<image name>`, and the text `config/operative_gin` (written after
-    the first step, when gin knows every value the run used).
+    the first step, when gin knows every value the run used). A step's scalars are written by
+    one compiled call, and so are its images: eager summary ops cost about a millisecond each,
+    and PNG-encoding images eagerly far more. The event writer is flushed at the end of every
+    run and stays open for the next run into the same directory (closed when the directory
+    changes or the callback is discarded), so that the compiled writers are traced once, not
+    once per run.
 
     Args:
         logdir: event directory; default: the visualizer's run directory.
@@ -134,44 +157,81 @@ class TensorBoard(Callback):
         self.scalar_every = scalar_every
         self.image_every = image_every
         self._writer: tf.summary.SummaryWriter | None = None
+        self._directory: str | None = None
         self._names: list[str] = []
+        # Compiled writers into the open writer, with the tags (image names) they were traced for.
+        self._scalars: tuple[tuple[str, ...], Callable[[tf.Tensor, np.ndarray], None]] | None = None
+        self._images: tuple[tuple[str, ...], Callable[[tf.Tensor, tf.Tensor | np.ndarray], None]] | None = None
 
     def _get_writer(self) -> tf.summary.SummaryWriter:
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.output_dir(self.logdir)))
+        directory = str(self.output_dir(self.logdir))
+        if self._writer is None or directory != self._directory:
+            if self._writer is not None:
+                self._writer.close()
+            self._writer = tf.summary.create_file_writer(directory)
+            self._directory, self._scalars, self._images = directory, None, None
         return self._writer
 
     def on_run_begin(self, logs: Logs | None = None) -> None:
         self._names = list((logs or {}).get("names", []))
 
+    def wants(self, step: int) -> frozenset[str]:
+        """The step's images when they are due."""
+        return frozenset({IMAGES}) if _due(step, self.image_every) else _NOTHING
+
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:
-        with self._get_writer().as_default(step=step):
-            if _due(step, self.scalar_every):
-                tf.summary.scalar("loss/total", logs["loss"])
-                if len(self._names) > 1:
-                    for name, loss in zip(self._names, logs["losses"]):
-                        tf.summary.scalar(f"loss/{name}", loss)
-                for name, values in {**logs["objectives"], **logs.get("metrics", {})}.items():
-                    tag = name if name.startswith("metric/") else f"objective/{name}"
-                    tf.summary.scalar(tag, float(np.sum(values)))
-            if _due(step, self.image_every):
-                self._write_images(logs["images"])
-            if step == 0:
+        if _due(step, self.scalar_every):
+            self._write_scalars(step, logs)
+        if _due(step, self.image_every):
+            self._write_images(step, logs["images"])
+        if step == 0:
+            with self._get_writer().as_default(step=step):
                 tf.summary.text("config/operative_gin", _markdown_code(gin.operative_config_str()))
 
-    def _write_images(self, images: tf.Tensor | np.ndarray) -> None:
-        for i, name in enumerate(self._names):
-            tf.summary.image(f"images/{name}", images[i:i + 1])
+    def _write_scalars(self, step: int, logs: Logs) -> None:
+        writer = self._get_writer()  # first: a new writer drops the compiled writers
+        tags, values = ["loss/total"], [logs["loss"]]
+        if len(self._names) > 1:
+            tags += [f"loss/{name}" for name in self._names]
+            values += list(logs["losses"])
+        for name, per_image in {**logs["objectives"], **logs.get("metrics", {})}.items():
+            tags.append(name if name.startswith("metric/") else f"objective/{name}")
+            values.append(np.sum(per_image))
+        if self._scalars is None or self._scalars[0] != tuple(tags):
+            self._scalars = (tuple(tags), self._compiled_writer(
+                writer, lambda values: [tf.summary.scalar(tag, values[i]) for i, tag in enumerate(tags)]))
+        self._scalars[1](tf.constant(step, tf.int64), np.asarray(values, np.float32))
+
+    def _write_images(self, step: int, images: tf.Tensor | np.ndarray) -> None:
+        writer, names = self._get_writer(), tuple(self._names)
+        if self._images is None or self._images[0] != names:
+            self._images = (names, self._compiled_writer(
+                writer, lambda images: [tf.summary.image(f"images/{name}", images[i:i + 1])
+                                        for i, name in enumerate(names)]))
+        self._images[1](tf.constant(step, tf.int64), images)
+
+    @staticmethod
+    def _compiled_writer(writer: tf.summary.SummaryWriter, summaries: Callable[[tf.Tensor], object]
+                         ) -> Callable[[tf.Tensor, tf.Tensor | np.ndarray], None]:
+        """`fn(step, values)` running `summaries(values)` into `writer`, compiled.
+
+        The step is a tensor argument, so one trace serves every step.
+        """
+
+        @tf.function
+        def write(step: tf.Tensor, values: tf.Tensor) -> None:
+            with writer.as_default(step=step):
+                summaries(values)
+
+        return write
 
     def on_run_end(self, logs: Logs | None = None) -> None:
         if self._writer is None:
             return
         render = (logs or {}).get("render")
         if render is not None and render.steps:
-            with self._writer.as_default(step=render.steps):
-                self._write_images(render.images)
-        self._writer.close()
-        self._writer = None
+            self._write_images(render.steps, render.images)
+        self._writer.flush()
 
 
 def _markdown_code(text: str) -> str:
@@ -290,6 +350,10 @@ class Animation(Callback):
         self._run_labels = _labels(self, self.labels)
         self.frames = []
 
+    def wants(self, step: int) -> frozenset[str]:
+        """The step's images when a frame is due."""
+        return frozenset({IMAGES}) if _due(step, self.every) else _NOTHING
+
     def on_step_end(self, step: int, logs: Logs | None = None) -> None:
         if _due(step, self.every):
             self.frames.append(self._frame(logs["images"], step + 1))
@@ -320,8 +384,8 @@ def _write_mp4(path: str, frames: list[np.ndarray], fps: int) -> None:
 class ProgressBar(Callback):
     """A one-line progress bar on stderr with steps/s and the loss.
 
-    On a terminal it redraws at most `refresh` times a second; otherwise (logs, CI) it prints a
-    line at every 10% of the run.
+    On a terminal or in a Jupyter notebook it redraws one line at most `refresh` times a second;
+    otherwise (logs, CI) it prints a line at every 10% of the run.
     """
 
     def __init__(self, width: int = 30, refresh: float = 10.0, stream: Any = None) -> None:
@@ -331,7 +395,10 @@ class ProgressBar(Callback):
 
     def on_run_begin(self, logs: Logs | None = None) -> None:
         self._out = self.stream or sys.stderr
-        self._tty = hasattr(self._out, "isatty") and self._out.isatty()
+        # A notebook's stderr is no terminal, but Jupyter moves back to the line start at "\r", so
+        # redrawing keeps one updating line there too.
+        notebook = type(self._out).__module__.startswith("ipykernel.")
+        self._tty = notebook or (hasattr(self._out, "isatty") and self._out.isatty())
         self._start = time.perf_counter()
         self._last_draw = 0.0
         self._total = self.visualizer.steps
@@ -364,3 +431,50 @@ class ProgressBar(Callback):
         if error is not None:
             self._out.write(f"stopped: {error}\n")
         self._out.flush()
+
+
+@gin.register(module="featviz")
+class GradientMagnitude(Callback):
+    """Accumulates |d loss / d image| over the run: where the objective's evidence is (MACO).
+
+    Fel et al., "Unlocking Feature Visualization for Deeper Networks with MAgnitude Constrained
+    Optimization" (NeurIPS 2023) show the sum over all steps of the absolute image gradient as
+    the visualization's transparency map: pixels the objective never depends on stay at zero.
+    After the run `maps` holds it, [batch, height, width] (summed over colour channels, each
+    image scaled to a maximum of 1), and `save` writes one grayscale PNG per image
+    (`attribution_<i>.png`) and the raw sums (`attribution.npy`).
+
+    Args:
+        directory: where to write; default: the visualizer's run directory.
+        save: write the files (False: only keep `maps`).
+    """
+
+    def __init__(self, directory: str | None = None, save: bool = True) -> None:
+        self.directory = directory
+        self.save = save
+        self.maps: np.ndarray | None = None
+        self._sum: tf.Tensor | None = None
+
+    def on_run_begin(self, logs: Logs | None = None) -> None:
+        self._sum = None
+        self.maps = None
+
+    def wants(self, step: int) -> frozenset[str]:
+        """The image gradient of every step."""
+        return frozenset({IMAGE_GRADIENT})
+
+    def on_step_end(self, step: int, logs: Logs | None = None) -> None:
+        magnitude = tf.reduce_sum(tf.abs(logs["image_gradient"]), axis=-1)  # [batch, h, w]
+        self._sum = magnitude if self._sum is None else self._sum + magnitude
+
+    def on_run_end(self, logs: Logs | None = None) -> None:
+        if self._sum is None:
+            return
+        total = self._sum.numpy()
+        peak = total.reshape(len(total), -1).max(axis=1)[:, None, None]
+        self.maps = total / np.maximum(peak, 1e-30)
+        if self.save:
+            directory = self.output_dir(self.directory)
+            image_io.atomic_write(directory / "attribution.npy", lambda tmp: np.save(tmp, total))
+            for i, attribution in enumerate(self.maps):
+                image_io.save_png(directory / f"attribution_{i:02d}.png", attribution[..., None])

@@ -1,4 +1,14 @@
-"""The `featviz` command line: `featviz run CONFIG.gin`, `featviz atlas CONFIG.gin`, `featviz layers MODEL`.
+"""The `featviz` command line: `featviz run CONFIG`, `featviz atlas CONFIG`, `featviz sweep CONFIG`, `featviz layers MODEL`, `featviz configs`.
+
+`run` takes a shipped config's bare name (`featviz run quickstart`, from any directory) or the
+path of a `.gin` file; `configs` lists the shipped ones with their header lines. Relative paths
+written inside a config (includes, images, model files) mean "beside that config"
+(`featviz.configs`); those given with `--gin_param` are relative to the working directory.
+
+The `featviz` console script (`_featviz_console`, outside this package because importing any
+`featviz` module imports TensorFlow) silences TensorFlow's C++ and absl start-up logs unless
+`--verbose` is given or `TF_CPP_MIN_LOG_LEVEL` is set; importing featviz as a library, or
+`python -m featviz.cli`, changes no logging.
 
 `layers` lists a model's layers with their output shapes, channel counts and theoretical
 receptive-field size and stride in input pixels ("?" where the field is unknown, "global" after
@@ -12,36 +22,47 @@ written, and the command exits non-zero with a one-line message.
 
 `atlas` is `run` for the `activation_atlas` job (the same gin parsing, run directory and
 signals), with `--images DIR` and `--layer NAME` as shorthands for its bindings. Rerunning into
-the same `--logdir` with `--overwrite` resumes: finished collection shards and icon batches are
-kept.
+the same `--logdir` with `--overwrite` resumes: finished collection shards and icons are kept.
+
+`sweep` parses gin the same way and runs the `sweep` job (`featviz.sweep`) into
+`runs/<config>/` (no time stamp: a rerun into the same directory is a resume, rendering only
+what is missing); `--layers`, `--backend`, `--address`, `--examples` and `--grid` override or
+complete the config's `sweep.*` bindings.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
-import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gin
 
+# Importing the package registers every configurable name a config may use.
+import featviz
+from featviz import configs
+
 # Exit codes of a process stopped by SIGINT / SIGTERM, by shell convention (128 + signal).
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
-# Directories already added to gin's include search path (gin keeps duplicates).
-_SEARCH_PATHS: set[str] = set()
+_VERBOSE_HELP = "show TensorFlow's C++ and absl start-up logs (hidden unless TF_CPP_MIN_LOG_LEVEL is set)"
 
 
-def _run_directory(config: str, logdir: str | None, overwrite: bool) -> Path:
+def _run_directory(config: Path, logdir: str | None, overwrite: bool, stamp: bool = True,
+                   resumable: str | None = None) -> Path:
+    """The run directory, created; refused when it is not empty, unless `overwrite` is set or
+    it holds the file `resumable` (a sweep's manifest: rerunning into it is a resume)."""
     if logdir is None:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path("runs") / f"{Path(config).stem}-{stamp}"
+        suffix = "-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") if stamp else ""
+        path = Path("runs") / f"{config.stem}{suffix}"
     else:
         path = Path(logdir)
-    if path.exists() and any(path.iterdir()) and not overwrite:
+    resuming = resumable is not None and (path / resumable).is_file()
+    if path.exists() and any(path.iterdir()) and not (overwrite or resuming):
         raise SystemExit(
             f"featviz: run directory {str(path)!r} already exists and is not empty; choose "
             f"another --logdir or pass --overwrite"
@@ -56,24 +77,43 @@ def _run_directory(config: str, logdir: str | None, overwrite: bool) -> Path:
     return path
 
 
-def _parse_gin(files: Sequence[str], params: Sequence[str]) -> None:
-    for file in files:
-        if not os.path.isfile(file):
-            raise SystemExit(f"featviz: gin config file {file!r} does not exist")
-        # `include 'other.gin'` in a config then finds files beside it, from any directory.
-        directory = os.path.dirname(os.path.abspath(file))
-        if directory not in _SEARCH_PATHS:
-            _SEARCH_PATHS.add(directory)
-            gin.add_config_file_search_path(directory)
-    # Importing the package registers every configurable name gin may see.
-    import featviz  # noqa: F401
-
+def _parse_gin(files: Sequence[Path], params: Sequence[str]) -> None:
+    """Parses `files` (relative paths in them meaning "beside the file"), then `params`."""
     # Each run starts from its own files alone, also when main() is called again in-process.
     gin.clear_config()
     try:
-        gin.parse_config_files_and_bindings(files, params, skip_unknown=False)
-    except (ValueError, TypeError, NameError, SyntaxError) as error:
+        configs.parse(files, params)
+    except (ValueError, TypeError, NameError, SyntaxError, FileNotFoundError) as error:
         raise SystemExit(f"featviz: invalid gin configuration: {error}") from None
+
+
+def _config_file(name: str) -> Path:
+    try:
+        return configs.find(name)
+    except FileNotFoundError as error:
+        raise SystemExit(f"featviz: {error}") from None
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Any, what: str) -> Iterator[list[int]]:
+    """Within the block, SIGINT/SIGTERM request `stop`; yields the signals received."""
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if received:
+            # A second signal means "now": give up on the clean stop.
+            raise KeyboardInterrupt
+        received.append(signum)
+        print(f"\nfeatviz: {signal.Signals(signum).name} received; stopping after {what} "
+              f"(send it again to quit at once)", file=sys.stderr)
+        stop.request()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run_job(args: argparse.Namespace, params: Sequence[str], call: Callable[[Path, Any], Any]) -> int:
@@ -81,31 +121,18 @@ def _run_job(args: argparse.Namespace, params: Sequence[str], call: Callable[[Pa
     from featviz.jobs import save_operative_config
     from featviz.render import NonFiniteError, StopToken
 
-    _parse_gin([args.config, *args.gin_file], params)
-    logdir = _run_directory(args.config, args.logdir, args.overwrite)
-    received: list[int] = []
+    config = _config_file(args.config)
+    _parse_gin([config, *map(_config_file, args.gin_file)], params)
+    logdir = _run_directory(config, args.logdir, args.overwrite)
     stop = StopToken()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if received:
-            # A second signal means "now": give up on the clean stop.
-            raise KeyboardInterrupt
-        received.append(signum)
-        print(f"\nfeatviz: {signal.Signals(signum).name} received; stopping after this step "
-              f"(send it again to quit at once)", file=sys.stderr)
-        stop.request()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNAL_EXIT}
-    try:
-        with gin.unlock_config():
-            call(logdir, stop)
-    except NonFiniteError as error:
-        save_operative_config(logdir)
-        print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
-        return 3
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with _stop_on_signals(stop, "this step") as received:
+        try:
+            with gin.unlock_config():
+                call(logdir, stop)
+        except NonFiniteError as error:
+            save_operative_config(logdir)
+            print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
+            return 3
     save_operative_config(logdir)
     if received:
         name = signal.Signals(received[0]).name
@@ -129,6 +156,53 @@ def _command_atlas(args: argparse.Namespace) -> int:
               (("images", args.images), ("layer", args.layer)) if value is not None]
     return _run_job(args, [*params, *args.gin_param],
                     lambda logdir, stop: activation_atlas(Run(logdir, stop)))
+
+
+def _command_sweep(args: argparse.Namespace) -> int:
+    from featviz.jobs import Run, save_operative_config
+    from featviz.render import StopToken
+    from featviz.sweep import MANIFEST, ConfigMismatchError, LostItemError, RayExecutor, sweep
+
+    config = _config_file(args.config)
+    _parse_gin([config, *map(_config_file, args.gin_file)], args.gin_param)
+    logdir = _run_directory(config, args.logdir, args.overwrite, stamp=False, resumable=MANIFEST)
+    if args.resume and not (logdir / MANIFEST).is_file():
+        raise SystemExit(f"featviz: --resume: {str(logdir)!r} holds no sweep ({MANIFEST}) to resume")
+    if args.overwrite and (logdir / MANIFEST).is_file():
+        # Starting afresh: the old results are no longer counted (their files are rewritten).
+        (logdir / MANIFEST).unlink()
+    if args.address and args.backend != "ray":
+        raise SystemExit("featviz: --address joins a Ray cluster; use it with --backend ray")
+    settings: dict[str, Any] = {}
+    if args.layers:
+        settings["layers"] = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
+    if args.examples:
+        settings["examples"] = args.examples
+    if args.grid:
+        settings["grid"] = args.grid
+    stop = StopToken()
+    with _stop_on_signals(stop, "the items being rendered") as received:
+        try:
+            with gin.unlock_config():
+                if args.backend == "ray":
+                    # RayExecutor's other arguments (resources, retries) are gin bindings.
+                    settings["executor"] = RayExecutor(**({"address": args.address} if args.address else {}))
+                manifest = sweep(Run(logdir, stop), **settings)
+        except ConfigMismatchError as error:
+            raise SystemExit(f"featviz: {error}") from None
+        except LostItemError as error:
+            print(f"featviz: {error}", file=sys.stderr)
+            return 4
+    save_operative_config(logdir)
+    failed = sum(entry["error"] is not None or bool(entry["failures"]) for entry in manifest.items.values())
+    if received:
+        name = signal.Signals(received[0]).name
+        print(f"featviz: interrupted by {name}; {len(manifest.items)} finished items are kept in "
+              f"{logdir} (rerun the same command to render the rest)", file=sys.stderr)
+        return _SIGNAL_EXIT[received[0]]
+    note = f", {failed} with failures (shown in the atlas)" if failed else ""
+    print(f"featviz: done; {len(manifest.items)} items{note}; atlas: {logdir / 'atlas' / 'index.html'}")
+    return 0
 
 
 def _field_columns(field: object) -> tuple[str, str]:
@@ -171,9 +245,18 @@ def _command_layers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_configs(args: argparse.Namespace) -> int:
+    shipped = configs.shipped()
+    width = max(map(len, shipped))
+    for name, header in shipped.items():
+        print(f"{name.ljust(width)}  {header}")
+    print(f"\n(in {configs.DIRECTORY}; run one with `featviz run NAME`)")
+    return 0
+
+
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments `run` and `atlas` share: the config, gin files and bindings, the run directory."""
-    parser.add_argument("config", help="a .gin file (see configs/)")
+    parser.add_argument("config", help="a shipped config's name (see `featviz configs`) or a .gin file")
     parser.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
     parser.add_argument("--gin_param", action="append", default=[],
                         help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
@@ -185,23 +268,56 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `featviz` command."""
     parser = argparse.ArgumentParser(prog="featviz", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"featviz {featviz.__version__}")
+    # Acted on by the `featviz` console script (`_featviz_console`) before featviz and TensorFlow
+    # are imported; accepted here, before or after the command, so that it is documented and
+    # `python -m featviz.cli` takes the same arguments. SUPPRESS keeps a sub-command's default
+    # from overwriting `featviz --verbose run ...`.
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a gin-configured visualization")
+    run = commands.add_parser("run", parents=[common], help="run a gin-configured visualization")
     _add_run_arguments(run)
     run.set_defaults(handler=_command_run)
 
-    atlas = commands.add_parser("atlas", help="an activation atlas of a layer over a folder of images")
+    atlas = commands.add_parser("atlas", parents=[common],
+                                help="an activation atlas of a layer over a folder of images")
     _add_run_arguments(atlas)
     atlas.add_argument("--images", help="folder of images (any Pillow format), for activation_atlas.images")
     atlas.add_argument("--layer", help="layer to lay out, for activation_atlas.layer")
     atlas.set_defaults(handler=_command_atlas)
 
-    layers = commands.add_parser("layers", help="list a model's layers with shapes, channel counts and receptive fields")
+    sweep = commands.add_parser("sweep", parents=[common],
+                                help="render every channel of chosen layers into an atlas, resumably")
+    sweep.add_argument("config", help="a shipped sweep config's name (demo_sweep, imagenet_sweep) or a .gin file")
+    sweep.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
+    sweep.add_argument("--gin_param", action="append", default=[], help="a gin binding (repeatable)")
+    sweep.add_argument("--logdir", help="sweep directory (default: runs/<config>); a rerun into it resumes")
+    sweep.add_argument("--overwrite", action="store_true",
+                       help="start afresh in a non-empty --logdir (forgets its finished items)")
+    sweep.add_argument("--layers", help="comma-separated layer names (overrides sweep.layers)")
+    sweep.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: Ray actors (pip install \"featviz[ray]\")")
+    sweep.add_argument("--address", help="HOST:PORT of an existing Ray cluster (default: a local one)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="require an existing sweep in --logdir and render what it lacks (a plain rerun does the same)")
+    sweep.add_argument("--examples", metavar="DIR", help="a folder of images: top dataset examples per channel")
+    sweep.add_argument("--grid", action="append", default=[],
+                       help="sweep a gin binding: --grid \"Fourier.decay_power=[1.0,1.5]\" (repeatable; all combinations)")
+    sweep.set_defaults(handler=_command_sweep)
+
+    layers = commands.add_parser("layers", parents=[common],
+                                 help="list a model's layers with shapes, channel counts and receptive fields")
     layers.add_argument("model", help="'demo', a keras.applications name (e.g. vgg16) or a .keras/.h5 file")
     layers.add_argument("--weights", default=None,
                         help="weights for keras.applications names (default: none, works offline)")
     layers.set_defaults(handler=_command_layers)
+
+    listing = commands.add_parser("configs", parents=[common],
+                                  help="list the shipped configs with their header lines")
+    listing.set_defaults(handler=_command_configs)
     return parser
 
 

@@ -2,11 +2,15 @@
 
 Each step runs as one compiled `tf.function`:
 parameterize -> transform -> resize to the model's input -> preprocess -> extract features ->
-objective -> gradient -> gradient transforms -> optimizer update. The step takes no Python
+objective -> gradient -> gradient transforms -> optimizer update. The resize is the last member
+of the composed transforms, so that it folds into the recipe's affine resample (one bilinear
+resample instead of two, `featviz.transforms.compose`); `jit_compile` compiles the model's part
+with XLA. The step takes no Python
 arguments (step counter and seed are variables), so it is traced once per Visualizer: calling
 `run()` again (a notebook, a sweep over seeds) resets the image variable, the counter and the
 optimizer's state with `assign` and reuses the compiled step. Around it, Keras-style callbacks
-see every step's losses and images and may end the run (`Visualizer.stop_training = True`);
+see every step's losses (and its images at the steps a callback `wants` them) and may end the
+run (`Visualizer.stop_training = True`);
 between-step operations (`featviz.operations`: scheduled blur and zoom, re-standardisation) are
 compiled once per image variable and applied after the steps they are due. A `StopToken`
 passed in (the CLI's signal handler sets one) stops the run at the end of the current step.
@@ -23,7 +27,10 @@ random start leaves dead still receive a gradient.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
+import io
 import threading
 from collections.abc import Callable, Sequence
 
@@ -32,13 +39,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from featviz import io as image_io
 from featviz import recipes
 from featviz.callbacks import Callback, CallbackList
 from featviz.models import VisModel, load_model
 from featviz.objectives import Features, Objective, image_names, stack
 from featviz.operations import BetweenSteps
 from featviz.params import Parameterization
-from featviz.transforms import Transform, compose
+from featviz.transforms import Resize, Transform, compose
 
 GradientTransform = Callable[[tf.Tensor], tf.Tensor]
 
@@ -47,6 +55,10 @@ GradientTransform = Callable[[tf.Tensor], tf.Tensor]
 # without redirection and 1/32 with 16 redirected steps (default recipe), 6/32 and 1/32 with
 # Lucid's transforms; redirecting all 48 steps gave the same counts.
 REDIRECT_RELU_STEPS = 16
+# Default of `Visualizer.jit_compile`. Measured by benchmarks/bench_step.py (RESULTS.md, "XLA"):
+# on MobileNet 224 (2-core CPU) the default step took 67x longer with XLA, and the limit itself
+# 39x: XLA's CPU depthwise convolutions are far slower than TensorFlow's oneDNN kernels.
+JIT_COMPILE = False
 
 
 class StopToken:
@@ -91,6 +103,23 @@ class Render:
     history: dict[str, np.ndarray]
     steps: int
 
+    def _repr_png_(self) -> bytes:
+        """The images as one grid labelled with their names: a `Render` shown by Jupyter/IPython."""
+        # Small renders (the demo model's 64 px) are enlarged so that tiles and labels are legible.
+        scale = max(1, -(-128 // self.images.shape[1]))
+        buffer = io.BytesIO()
+        image_io.to_pil(image_io.grid(self.images, self.names, scale=scale)).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:
+        """The labelled grid with a caption of the run (images, steps, final loss), for notebooks."""
+        png = base64.b64encode(self._repr_png_()).decode("ascii")
+        caption = f"{len(self.names)} image(s), {self.steps} step(s)"
+        if len(self.history.get("loss", ())):
+            caption += f", final loss {float(self.history['loss'][-1]):.4g}"
+        return (f'<figure style="margin: 0"><img src="data:image/png;base64,{png}"/>'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Compiled:
@@ -100,7 +129,8 @@ class _Compiled:
         recipe: `Visualizer._recipe()` when it was built.
         step: the compiled step.
         variable: the raw image variable.
-        counter, seed, redirect_until: int64 scalar variables read by the step.
+        counter, seed, redirect_until, total: int64 scalar variables read by the step
+            (`total`: the run's number of steps, for transforms scheduled on its progress).
         optimizer: the built optimizer; optimizer_start: its variables' values when built.
         between_steps: (operation, its compiled update of `variable`) pairs.
     """
@@ -111,6 +141,7 @@ class _Compiled:
     counter: tf.Variable
     seed: tf.Variable
     redirect_until: tf.Variable
+    total: tf.Variable
     optimizer: keras.optimizers.Optimizer
     optimizer_start: list[np.ndarray]
     between_steps: tuple[tuple[BetweenSteps, Callable[[], None]], ...]
@@ -192,6 +223,10 @@ class Visualizer:
             raise their negative inputs where nothing else passes
             (`featviz.models.gradients`); 0 turns it off.
         stop: a `StopToken`; once requested, the run ends after its current step.
+        jit_compile: compile the model's part of the step (preprocessing, the activations and
+            their gradient) with XLA. The parameterization and the transforms stay on
+            TensorFlow's kernels (XLA has none for the bilinear resample). XLA reorders float
+            operations, so images differ from the default's in the last bits.
 
     `seed`, `steps`, `redirect_relu_steps`, `callbacks`, `stop` and `logdir` may be changed
     between `run()` calls; changing the objective, parameterization, transforms, optimizer,
@@ -215,6 +250,7 @@ class Visualizer:
         logdir: str | None = None,
         redirect_relu_steps: int = REDIRECT_RELU_STEPS,
         stop: StopToken | None = None,
+        jit_compile: bool = JIT_COMPILE,
     ) -> None:
         _positive("learning_rate", learning_rate)
         self.model = load_model(model)
@@ -226,8 +262,13 @@ class Visualizer:
         self.metrics = tuple(metrics)
         self.param = param if param is not None else recipes.default_param(
             size=self.model.input_size or 224, channels=self.model.input_channels)
-        self.transform = compose(
-            recipes.default_transforms(self.param.shape) if transforms is None else transforms)
+        members = recipes.default_transforms(self.param.shape) if transforms is None else list(transforms)
+        fixed = tuple(self.model.input_shape[1:3])
+        if fixed != (None, None):
+            # The resize to the model's fixed input, as the last member: it folds into a
+            # preceding resample, and is no op at all for renders already at the input size.
+            members = [*members, Resize(fixed)]
+        self.transform = compose(members)
         self.steps = steps
         self.learning_rate = learning_rate
         self.optimizer = optimizer
@@ -238,6 +279,9 @@ class Visualizer:
         self.logdir = logdir
         self.redirect_relu_steps = redirect_relu_steps
         self.stop = stop
+        if not isinstance(jit_compile, bool):
+            raise ValueError(f"jit_compile must be True or False, got {jit_compile!r}")
+        self.jit_compile = jit_compile
         self.stop_training = False
         self.variable: tf.Variable | None = None
         self._compiled: _Compiled | None = None
@@ -307,7 +351,7 @@ class Visualizer:
         """What the compiled step is built from; it is rebuilt when any of these changes."""
         return (self.model, self.objective, self.metrics, self.param, self.transform,
                 self.gradient_transforms, self.between_steps, self.optimizer, self.learning_rate,
-                self.redirect_relu_steps > 0)
+                self.redirect_relu_steps > 0, self.jit_compile)
 
     def _prepare(self) -> Callable[[], dict[str, tf.Tensor]]:
         """The compiled step, built once and reused while the recipe stays the same.
@@ -329,6 +373,7 @@ class Visualizer:
         compiled.counter.assign(0)
         compiled.seed.assign(self.seed)
         compiled.redirect_until.assign(self.redirect_relu_steps)
+        compiled.total.assign(self.steps)
         for variable, value in zip(compiled.optimizer.variables, compiled.optimizer_start):
             variable.assign(value)
         return compiled.step
@@ -343,23 +388,33 @@ class Visualizer:
         counter = tf.Variable(0, dtype=tf.int64, name="step")
         seed = tf.Variable(self.seed, dtype=tf.int64, name="seed")
         redirect_until = tf.Variable(self.redirect_relu_steps, dtype=tf.int64, name="redirect_until")
+        total = tf.Variable(self.steps, dtype=tf.int64, name="total")
         # Slot variables must exist before tracing: none may be created inside tf.cond.
         optimizer.build([variable])
         optimizer_start = [v.numpy() for v in optimizer.variables]
         redirect = self.redirect_relu_steps > 0
 
+        def activations(inputs: tf.Tensor, relus: tf.Tensor | None) -> dict[str, tf.Tensor]:
+            return extract(self.model.preprocess(inputs), relus)
+
+        if self.jit_compile:
+            activations = tf.function(activations, jit_compile=True)
+
         @tf.function
         def step() -> dict[str, tf.Tensor]:
             step_seed = tf.stack([seed, counter])
             relus = counter < redirect_until if redirect else None
+            # In [0, 1): how far the run is, for transforms that change over it (MACO's crops).
+            progress = tf.cast(counter, tf.float32) / tf.cast(total, tf.float32)
             with tf.GradientTape() as tape:
                 images = self.param.to_images(variable)
-                inputs = self.model.fit_input(self.transform(images, step_seed))
-                features = Features(extract(self.model.preprocess(inputs), relus), images, self.model)
+                inputs = self.transform(images, step_seed, progress)  # at the model's input size
+                features = Features(activations(inputs, relus), images, self.model)
                 values = tf.stack([leaf(features) for leaf in leaves])  # [terms, batch]
                 per_image = tf.tensordot(weights, values, axes=1)  # [batch]
                 loss = -tf.reduce_sum(per_image)
-            gradient = tape.gradient(loss, variable)
+            # The image gradient comes from the same backward pass (MACO's attribution map).
+            gradient, image_gradient = tape.gradient(loss, [variable, images])
             for transform in self.gradient_transforms:
                 gradient = transform(gradient)
             finite = tf.logical_and(tf.math.is_finite(loss), tf.reduce_all(tf.math.is_finite(gradient)))
@@ -372,14 +427,14 @@ class Visualizer:
             tf.cond(finite, apply, lambda: tf.constant(False))
             counter.assign_add(1)
             outputs = {"loss": loss, "losses": -per_image, "values": values, "images": images,
-                       "finite": finite}
+                       "image_gradient": image_gradient, "finite": finite}
             if self.metrics:
                 outputs["metrics"] = tf.stack([metric(features) for metric in self.metrics])
             return outputs
 
         between = tuple((operation, _compiled_update(operation, self.param, variable))
                         for operation in self.between_steps)
-        return _Compiled(self._recipe(), step, variable, counter, seed, redirect_until,
+        return _Compiled(self._recipe(), step, variable, counter, seed, redirect_until, total,
                          optimizer, optimizer_start, between)
 
     def run(self) -> Render:
@@ -409,6 +464,10 @@ class Visualizer:
                 if operation.due(index, self.steps):
                     update()
             logs = self._record(outputs, term_names, metric_names, history)
+            wanted = self.callbacks.wants(index)
+            for key in ("images", "image_gradient"):
+                if key in wanted:
+                    logs[key] = outputs[key]
             done = index + 1
             self.callbacks.on_step_end(index, logs)
             if self.stop_training or self.stop:
@@ -425,7 +484,7 @@ class Visualizer:
                 history: dict[str, list]) -> dict:
         values = outputs["values"].numpy()
         logs = {"loss": float(outputs["loss"]), "losses": outputs["losses"].numpy(),
-                "images": outputs["images"], "objectives": dict(zip(term_names, values))}
+                "objectives": dict(zip(term_names, values))}
         if metric_names:
             logs["metrics"] = dict(zip(metric_names, outputs["metrics"].numpy()))
         for key in ("loss", "losses"):

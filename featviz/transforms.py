@@ -8,15 +8,30 @@ input sizes (jitter crops, scaling resizes): the loop resizes to the model's inp
 
 Transforms are immutable and do their TensorFlow work only when called; constant kernels are
 computed once, at trace time. `compose` chains a list, splitting the seed between the members.
+A transform whose class sets `uses_progress = True` (`RandomCrop`) is also given the run's
+progress, a float32 scalar in [0, 1) (step / steps), as a third argument: the loop passes it.
+`CompositeRandomBackground` turns the RGBA images of `Transparent` into RGB the model can read.
 The same deterministic transforms (`GaussianBlur`, `Zoom`) also serve as *between-step*
 operations through the `ScheduledTransform` callback.
+
+Geometric transforms (`Jitter`, `Resize`, `RandomScale`, `RandomRotate`, `RandomAffine`, `Zoom`)
+also describe themselves, `resampling(batch, size, seed) -> Resampling`, as which input point
+each output pixel reads (drawing the same random values as their call). `compose`
+uses that to fuse: a resample that fills outside its input (an affine, a rotation) followed by
+maps that read only inside theirs (crops, resizes) is one bilinear resample of the composed map,
+instead of one interpolation per member. Fusing changes only where the composed version
+interpolates twice (an affine followed by a resize: one bilinear sample instead of two, within
+the smoothing of one bilinear kernel); crops are integer shifts, so an affine followed only by
+crops gives the same images to float rounding.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import gin
 import numpy as np
@@ -25,8 +40,60 @@ import tensorflow as tf
 Transform = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
+@dataclasses.dataclass(frozen=True)
+class Resampling:
+    """A geometric transform as one bilinear resample: output pixel (x, y) reads input M (x, y, 1).
+
+    Coordinates are pixel indices (pixel centres at integers), as `ImageProjectiveTransformV3`
+    uses them.
+
+    Attributes:
+        size: the output (height, width), int32 [2].
+        matrix: float32 [batch or 1, 3, 3], output pixel -> input pixel, affine (last row 0 0 1).
+        fill_mode: how points outside the input are read: "reflect", "constant", "nearest" or
+            "wrap"; None for maps that read only inside their input (crops, resizes), which
+            `compose` folds into a preceding resample without changing what it fills.
+        fill_value: the value of "constant" fill.
+    """
+
+    size: tf.Tensor
+    matrix: tf.Tensor
+    fill_mode: str | None = None
+    fill_value: float = 0.0
+
+    def then(self, after: Resampling) -> Resampling:
+        """This resample followed by `after`, an inside-only map of this one's output."""
+        if after.fill_mode is not None:
+            raise ValueError(f"only inside-only maps (fill_mode None) fold into a resample, got "
+                             f"fill_mode={after.fill_mode!r}")
+        return dataclasses.replace(self, size=after.size, matrix=tf.matmul(self.matrix, after.matrix))
+
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        """images [batch, height, width, channels] -> [batch, *size, channels], bilinear."""
+        batch = tf.shape(images)[0]
+        flat = tf.reshape(self.matrix, [-1, 9])[:, :8]
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=images, transforms=tf.broadcast_to(flat, [batch, 8]), output_shape=self.size,
+            fill_value=float(self.fill_value), interpolation="BILINEAR",
+            fill_mode=(self.fill_mode or "reflect").upper(),
+        )
+
+
+def _affine(*entries: tf.Tensor | float) -> tf.Tensor:
+    """[n, 3, 3] matrices (a b c; d e f; 0 0 1) from six entries, scalars or [n] tensors."""
+    flat = [tf.reshape(tf.cast(entry, tf.float32), [-1]) for entry in entries]
+    zeros = tf.zeros_like(functools.reduce(tf.add, flat))  # [n] (or [1]), broadcasting the entries
+    rows = [entry + zeros for entry in flat] + [zeros, zeros, zeros + 1.0]
+    return tf.reshape(tf.stack(rows, axis=1), [-1, 3, 3])
+
+
 def compose(transforms: Sequence[Transform]) -> Transform:
     """Chains transforms left to right; each receives its own seed derived from the step's seed.
+
+    Consecutive geometric members are fused where that needs no second interpolation of the
+    fill (see the module docstring): a member with a `resampling` that fills outside its input
+    starts a pending resample, inside-only maps after it fold into that one, and anything else
+    applies it first. The seeds and random draws are those of the members applied one by one.
 
     Raises:
         TypeError: an element is not callable (a common gin mistake is a missing `()` after an
@@ -40,13 +107,35 @@ def compose(transforms: Sequence[Transform]) -> Transform:
                 f"@{getattr(transform, '__name__', 'Name')}() with parentheses"
             )
 
-    def composed(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    def composed(images: tf.Tensor, seed: tf.Tensor, progress: tf.Tensor | None = None) -> tf.Tensor:
         if not transforms:
             return images
         seeds = tf.random.experimental.stateless_split(seed, num=len(transforms))
+        pending: Resampling | None = None  # applied to `images` when something cannot fold in
         for i, transform in enumerate(transforms):
-            images = transform(images, seeds[i])
-        return images
+            describe = getattr(transform, "resampling", None)
+            if describe is None:
+                images, pending = (pending(images) if pending else images), None
+                if getattr(transform, "uses_progress", False):
+                    if progress is None:
+                        raise ValueError(
+                            f"{transform!r} changes over the run and needs its progress; it runs "
+                            f"inside a Visualizer, which passes it"
+                        )
+                    images = transform(images, seeds[i], progress)
+                else:
+                    images = transform(images, seeds[i])
+                continue
+            size = pending.size if pending else tf.shape(images)[1:3]
+            resampling = describe(tf.shape(images)[0], size, seeds[i])
+            if pending and resampling.fill_mode is None:
+                pending = pending.then(resampling)
+            elif resampling.fill_mode is None:
+                # Inside-only with nothing to fold into: its own exact op (a slice, a resize).
+                images = transform(images, seeds[i])
+            else:
+                images, pending = (pending(images) if pending else images), resampling
+        return pending(images) if pending else images
 
     return composed
 
@@ -70,12 +159,23 @@ class Jitter:
         if not isinstance(self.pixels, int) or self.pixels < 0:
             raise ValueError(f"Jitter pixels must be a non-negative int, got {self.pixels!r}")
 
+    def _offset(self, seed: tf.Tensor) -> tf.Tensor:
+        """(row, column) of the crop, int32 [2]."""
+        return tf.random.stateless_uniform([2], seed=seed, maxval=self.pixels + 1, dtype=tf.int32)
+
     def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         if self.pixels == 0:
             return images
         size = tf.shape(images)[1:3] - self.pixels
-        offset = tf.random.stateless_uniform([2], seed=seed, maxval=self.pixels + 1, dtype=tf.int32)
+        offset = self._offset(seed)
         return tf.slice(images, [0, offset[0], offset[1], 0], [-1, size[0], size[1], -1])
+
+    def resampling(self, batch: tf.Tensor, size: tf.Tensor, seed: tf.Tensor) -> Resampling:
+        """The crop as an integer shift of `batch` images of `size` (height, width)."""
+        if self.pixels == 0:
+            return Resampling(size, _affine(1, 0, 0, 0, 1, 0))
+        offset = self._offset(seed)
+        return Resampling(size - self.pixels, _affine(1, 0, offset[1], 0, 1, offset[0]))
 
 
 @gin.register(module="featviz")
@@ -113,25 +213,67 @@ class RandomScale:
         if not self.scales or min(self.scales) <= 0:
             raise ValueError(f"RandomScale scales must be positive, got {self.scales!r}")
 
-    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    def _size(self, size: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         scale = _random_choice(tuple(self.scales), seed)
-        size = tf.cast(tf.round(tf.cast(tf.shape(images)[1:3], tf.float32) * scale), tf.int32)
-        return tf.image.resize(images, size, method="bilinear")
+        return tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32)
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        return tf.image.resize(images, self._size(tf.shape(images)[1:3], seed), method="bilinear")
+
+    def resampling(self, batch: tf.Tensor, size: tf.Tensor, seed: tf.Tensor) -> Resampling:
+        """The resize of `batch` images of `size` (height, width) as a coordinate map."""
+        return _resize_map(size, self._size(size, seed))
 
 
-def _image_centre(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(x, y) of the centre of the pixel grid; dynamic, since random scaling changes the size."""
-    size = tf.cast(tf.shape(images)[1:3], tf.float32)
+def _resize_map(size: tf.Tensor, output: tf.Tensor) -> Resampling:
+    """Bilinear resize from `size` to `output` (half-pixel centres, as `tf.image.resize`)."""
+    ratio = tf.cast(size, tf.float32) / tf.cast(output, tf.float32)  # (y, x) input per output pixel
+    return Resampling(output, _affine(ratio[1], 0, 0.5 * ratio[1] - 0.5, 0, ratio[0], 0.5 * ratio[0] - 0.5))
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class Resize:
+    """Bilinear resize to a fixed size (deterministic); the loop's resize to the model's input.
+
+    Attributes:
+        size: (height, width); None keeps that dimension of the input.
+    """
+
+    size: tuple[int | None, int | None] = (224, 224)
+
+    def __post_init__(self) -> None:
+        if len(self.size) != 2 or not all(s is None or (isinstance(s, int) and s > 0) for s in self.size):
+            raise ValueError(f"Resize size must be (height, width) of positive ints or None, got {self.size!r}")
+
+    def _output(self, size: tf.Tensor) -> tf.Tensor:
+        return tf.stack([size[axis] if length is None else length for axis, length in enumerate(self.size)])
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+        """images [batch, height, width, channels] -> [batch, *size, channels]."""
+        if all(length is None or length == images.shape[1 + axis] for axis, length in enumerate(self.size)):
+            return images
+        return tf.image.resize(images, self._output(tf.shape(images)[1:3]), method="bilinear")
+
+    def resampling(self, batch: tf.Tensor, size: tf.Tensor, seed: tf.Tensor | None = None) -> Resampling:
+        """The resize of `batch` images of `size` (height, width) as a coordinate map."""
+        return _resize_map(size, self._output(size))
+
+
+def _centre(size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(x, y) of the centre of a pixel grid of `size` (height, width); dynamic, since random
+    scaling changes the size."""
+    size = tf.cast(size, tf.float32)
     return (size[1] - 1.0) / 2.0, (size[0] - 1.0) / 2.0
 
 
-def _rotation_matrices(angles: tf.Tensor, cx: tf.Tensor, cy: tf.Tensor) -> tf.Tensor:
-    """Projective transforms [batch, 8] rotating about (cx, cy) (output -> input map)."""
-    cos, sin = tf.cos(angles), tf.sin(angles)
-    x_offset = cx - (cos * cx - sin * cy)
-    y_offset = cy - (sin * cx + cos * cy)
-    zeros = tf.zeros_like(angles)
-    return tf.stack([cos, -sin, x_offset, sin, cos, y_offset, zeros, zeros], axis=1)
+def _about_centre(size: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor, shift_x: tf.Tensor = 0.0,
+                  shift_y: tf.Tensor = 0.0) -> tf.Tensor:
+    """[batch, 3, 3] maps p -> c + A (p - c) + shift, A = (cos -sin; sin cos), c the centre."""
+    cx, cy = _centre(size)
+    x_offset = cx + shift_x - (cos * cx - sin * cy)
+    y_offset = cy + shift_y - (sin * cx + cos * cy)
+    return _affine(cos, -sin, x_offset, sin, cos, y_offset)
 
 
 @gin.register(module="featviz")
@@ -142,13 +284,13 @@ class RandomRotate:
     degrees: Sequence[float] = tuple(range(-10, 11))
 
     def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        return self.resampling(tf.shape(images)[0], tf.shape(images)[1:3], seed)(images)
+
+    def resampling(self, batch: tf.Tensor, size: tf.Tensor, seed: tf.Tensor) -> Resampling:
+        """The rotation of `batch` images of `size` (height, width) about their centre (one
+        angle for the batch)."""
         angle = _random_choice(tuple(self.degrees), seed) * (math.pi / 180.0)
-        batch = tf.shape(images)[0]
-        matrices = _rotation_matrices(tf.fill([batch], angle), *_image_centre(images))
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=matrices, output_shape=tf.shape(images)[1:3],
-            fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT",
-        )
+        return Resampling(size, _about_centre(size, tf.cos(angle), tf.sin(angle)), "reflect")
 
 
 def gaussian_kernel(sigma: float, radius: int | None = None) -> np.ndarray:
@@ -205,14 +347,12 @@ class Zoom:
     def __call__(self, images: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
         # A centred affine resample rather than resize-and-crop: the zoom is exactly `factor`
         # at any image size (resizing would round 1.01 x 64 pixels to a 1.6% zoom).
-        scale = 1.0 / self.factor
-        cx, cy = _image_centre(images)
-        matrix = tf.stack([scale, 0.0, cx * (1 - scale), 0.0, scale, cy * (1 - scale), 0.0, 0.0])
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=tf.tile(matrix[None], [tf.shape(images)[0], 1]),
-            output_shape=tf.shape(images)[1:3], fill_value=0.0, interpolation="BILINEAR",
-            fill_mode="REFLECT",
-        )
+        return self.resampling(tf.shape(images)[0], tf.shape(images)[1:3])(images)
+
+    def resampling(self, batch: tf.Tensor, size: tf.Tensor, seed: tf.Tensor | None = None) -> Resampling:
+        """The zoom of `batch` images of `size` (height, width) about their centre."""
+        scale = tf.constant(1.0 / self.factor)
+        return Resampling(size, _about_centre(size, scale, tf.constant(0.0)), "reflect")
 
 
 @gin.register(module="featviz")
@@ -304,23 +444,125 @@ class RandomAffine:
                              f"got {self.fill_mode!r}")
 
     def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        batch = tf.shape(images)[0]
-        size = tf.cast(tf.shape(images)[1:3], tf.float32)
+        return self.resampling(tf.shape(images)[0], tf.shape(images)[1:3], seed)(images)
+
+    def resampling(self, batch: tf.Tensor, size: tf.Tensor, seed: tf.Tensor) -> Resampling:
+        """The per-image zoom, rotation and shift of `batch` images of `size` (height, width)."""
+        extent = tf.cast(size, tf.float32)
         seeds = tf.random.experimental.stateless_split(seed, num=4)
         scale = _uniform(*self.scales, batch, seeds[0])
         angle = _uniform(*self.degrees, batch, seeds[1]) * (math.pi / 180.0)
-        shift_x = _uniform(-self.translate, self.translate, batch, seeds[2]) * size[1]
-        shift_y = _uniform(-self.translate, self.translate, batch, seeds[3]) * size[0]
-        # The resampler maps each output pixel p to the input point c + A (p - c) + shift, with
-        # A = rotation / scale about the centre c: content appears `scale` times larger.
-        cx, cy = _image_centre(images)
-        cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-        x_offset = cx + shift_x - (cos * cx - sin * cy)
-        y_offset = cy + shift_y - (sin * cx + cos * cy)
-        zeros = tf.zeros_like(scale)
-        matrices = tf.stack([cos, -sin, x_offset, sin, cos, y_offset, zeros, zeros], axis=1)
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=matrices, output_shape=tf.shape(images)[1:3],
-            fill_value=float(self.fill_value), interpolation="BILINEAR",
-            fill_mode=self.fill_mode.upper(),
-        )
+        shift_x = _uniform(-self.translate, self.translate, batch, seeds[2]) * extent[1]
+        shift_y = _uniform(-self.translate, self.translate, batch, seeds[3]) * extent[0]
+        # Each output pixel p reads the input point c + A (p - c) + shift, with A = rotation /
+        # scale about the centre c: content appears `scale` times larger.
+        matrix = _about_centre(size, tf.cos(angle) / scale, tf.sin(angle) / scale, shift_x, shift_y)
+        return Resampling(size, matrix, self.fill_mode, float(self.fill_value))
+
+
+# Lucid's `collapse_alpha_random(sd=0.5)` (optvis/transform.py) composites over
+# `param.image_sample(shape, sd=0.5)`: a random decorrelated 1/f-spectrum image. The same here,
+# with the spectrum's standard deviation `sd` and Lucid's division by 4 before the sigmoid.
+_BACKGROUND_SD = 0.5
+
+
+def _noise_background(shape: tf.Tensor, seed: tf.Tensor, sd: float) -> tf.Tensor:
+    """Random 1/f-spectrum images in [0, 1], [batch, height, width, channels] of `shape`."""
+    batch, height, width, channels = tf.unstack(shape)
+    # |frequency| in cycles per image, in the layout of rfft2d's output.
+    fy = tf.cast(tf.minimum(tf.range(height), height - tf.range(height)), tf.float32)
+    fx = tf.cast(tf.range(width // 2 + 1), tf.float32)
+    hw = tf.cast(tf.stack([height, width]), tf.float32)
+    freqs = tf.sqrt((fy[:, None] / hw[0]) ** 2 + (fx[None, :] / hw[1]) ** 2)
+    scale = 1.0 / tf.maximum(freqs, 1.0 / tf.reduce_max(hw)) * tf.sqrt(hw[0] * hw[1])
+    spectrum_shape = tf.stack([batch, channels, height, width // 2 + 1, 2])
+    raw = tf.random.stateless_normal(spectrum_shape, seed=seed, stddev=sd)
+    spectrum = tf.complex(raw[..., 0], raw[..., 1]) * tf.cast(scale, tf.complex64)
+    planes = tf.signal.irfft2d(spectrum, fft_length=tf.stack([height, width]))
+    return tf.sigmoid(tf.transpose(planes, [0, 2, 3, 1]) / 4.0)
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class CompositeRandomBackground:
+    """Composites RGBA images over a new random background every step: rgb * a + bg * (1 - a).
+
+    Lucid's `collapse_alpha_random`: since the background changes every step, only opaque
+    pixels carry evidence the model can rely on, so a transparent visualization keeps opaque
+    only what matters. Put it first in the transform list (before padding and jitter), with a
+    parameterization that makes an alpha channel (`Transparent`).
+
+    Attributes:
+        sd: the random background spectrum's standard deviation (Lucid: 0.5); 0 composites
+            over mid-grey.
+    """
+
+    sd: float = _BACKGROUND_SD
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sd, bool) or not isinstance(self.sd, (int, float)) or self.sd < 0:
+            raise ValueError(f"CompositeRandomBackground sd must be a number >= 0, got {self.sd!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """images [batch, h, w, channels + 1] (opacity last) -> [batch, h, w, channels]."""
+        if images.shape[-1] not in (2, 4):
+            raise ValueError(
+                f"CompositeRandomBackground needs images with an alpha channel (2 or 4 "
+                f"channels, e.g. from the Transparent parameterization), got "
+                f"{images.shape[-1]} channels"
+            )
+        color, alpha = images[..., :-1], images[..., -1:]
+        background = _noise_background(tf.shape(color), seed, float(self.sd))
+        return color * alpha + background * (1.0 - alpha)
+
+
+# MACO's crops (xplique `maco`, Fel et al. 2023): box sides drawn around a mean that decays
+# linearly from half the image to 5% of it, with standard deviation 0.05, clipped to at least
+# 0.05; box centres drawn around the image's centre with standard deviation 0.15.
+_CROP_SIZE_STD = 0.05
+_CROP_CENTRE_STD = 0.15
+_CROP_MIN = 0.05
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class RandomCrop:
+    """A random square crop per image, resized back to the image's size; smaller as the run goes.
+
+    The crop's side, as a fraction of the image's shorter side, is drawn around a mean that
+    moves linearly from `sizes[0]` at the first step to `sizes[1]` at the last (MACO: large
+    crops first set the global layout, small crops then refine details everywhere). The box is
+    kept inside the image.
+
+    Attributes:
+        sizes: (first, last) mean crop side, fractions in (0, 1] (xplique's MACO: 0.5 -> 0.05,
+            for 512-pixel images; larger for images near the model's input size).
+    """
+
+    sizes: tuple[float, float] = (0.5, 0.05)
+    uses_progress: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        sizes = self.sizes
+        if (isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+                           for v in sizes)):
+            raise ValueError(f"RandomCrop sizes must be a (first, last) pair of fractions in "
+                             f"(0, 1], got {sizes!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
+        """images [batch, h, w, c] -> [batch, h, w, c], each a crop of its image, resized."""
+        batch = tf.shape(images)[0]
+        seeds = tf.random.experimental.stateless_split(seed, num=3)
+        first, last = (float(v) for v in self.sizes)
+        mean = first + (last - first) * tf.cast(progress, tf.float32)
+        side = mean + _CROP_SIZE_STD * tf.random.stateless_normal([batch], seed=seeds[0])
+        side = tf.clip_by_value(side, _CROP_MIN, 1.0)
+        size = tf.cast(tf.shape(images)[1:3], tf.float32)
+        # Square in pixels: the side is a fraction of the shorter image side.
+        shorter = tf.reduce_min(size)
+        extent = tf.stack([side * shorter / size[0], side * shorter / size[1]], axis=1)  # [b, 2]
+        centre = 0.5 + _CROP_CENTRE_STD * tf.random.stateless_normal([batch, 2], seed=seeds[1])
+        centre = tf.clip_by_value(centre, extent / 2, 1.0 - extent / 2)
+        boxes = tf.concat([centre - extent / 2, centre + extent / 2], axis=1)  # y1, x1, y2, x2
+        return tf.image.crop_and_resize(images, boxes, tf.range(batch), tf.shape(images)[1:3])

@@ -70,12 +70,12 @@ CASES = [
     ("not an image", lambda t: fv.load_image(_write(t, "notes.png", b"hello")), ValueError, "is not an image file Pillow can read"),
     ("init image", lambda t: fv.Fourier(64, init=_write(t, "x.jpg", b"hello")).initial(1, 0), ValueError, "is not an image file"),
     # The command line.
-    ("missing config", lambda t: cli.main(["run", "nope.gin"]), SystemExit, "gin config file 'nope.gin' does not exist"),
-    ("gin typo", lambda t: cli.main(["run", "configs/quickstart.gin", "--gin_param=Visualiser.steps=3", "--logdir", str(t / "r")]),
+    ("missing config", lambda t: cli.main(["run", "nope.gin"]), SystemExit, "gin config 'nope.gin': no such file and no shipped config of that name; the shipped configs are .*quickstart"),
+    ("gin typo", lambda t: cli.main(["run", "quickstart", "--gin_param=Visualiser.steps=3", "--logdir", str(t / "r")]),
      SystemExit, "invalid gin configuration: .*Visualiser"),
-    ("gin syntax", lambda t: cli.main(["run", "configs/quickstart.gin", "--gin_param=Visualizer.steps=", "--logdir", str(t / "r")]),
+    ("gin syntax", lambda t: cli.main(["run", "quickstart", "--gin_param=Visualizer.steps=", "--logdir", str(t / "r")]),
      SystemExit, "invalid gin configuration"),
-    ("unwritable logdir", lambda t: cli.main(["run", "configs/quickstart.gin", "--logdir", _write(t, "file", b"") + "/run"]),
+    ("unwritable logdir", lambda t: cli.main(["run", "quickstart", "--logdir", _write(t, "file", b"") + "/run"]),
      SystemExit, "cannot write to run directory '.*file/run'"),
 ]
 

@@ -36,6 +36,42 @@ def test_tensorboard_writes_losses_images_and_the_operative_config(tiny, tmp_pat
     assert image_steps == [4, 9, 12]  # every 5 steps, and the final images
 
 
+def test_tensorboard_writes_a_second_run_with_the_writers_compiled_for_the_first(tiny, tmp_path):
+    board = fv.TensorBoard(image_every=2)
+    visualizer = fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), steps=4,
+                               callbacks=[board], logdir=str(tmp_path))
+    visualizer.run()
+    visualizer.run()
+    assert [event.step for event in _events(tmp_path).Tensors("loss/total")] == [0, 1, 2, 3] * 2
+    for _, write in (board._scalars, board._images):
+        assert write.experimental_get_tracing_count() == 1
+
+
+class _Asks(fv.Callback):
+    """Asks for the images at the steps in `asked` and notes the steps whose logs had them."""
+
+    def __init__(self, asked=()):
+        self.asked, self.had_images = set(asked), []
+
+    def wants(self, step):
+        return {"images"} if step in self.asked else set()
+
+    def on_step_end(self, step, logs=None):
+        if "images" in logs:
+            self.had_images.append(step)
+
+
+def test_the_images_reach_the_callbacks_only_at_the_steps_one_wants_them(tiny):
+    asks, silent = _Asks({0, 3, 6}), _Asks()
+    fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Pixel(32), steps=7, callbacks=[asks, silent]).run()
+    assert asks.had_images == [0, 3, 6]
+    # A callback that asks for nothing sees what the others asked for, and no more.
+    assert silent.had_images == [0, 3, 6]
+    alone = _Asks()
+    fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Pixel(32), steps=3, callbacks=[alone]).run()
+    assert alone.had_images == []
+
+
 def test_image_saver_history_and_animation_write_files(tiny, tmp_path):
     saver = fv.ImageSaver(scale=2)
     render = fv.Visualizer(tiny, [fv.ClassLogit(0), fv.ClassLogit(1)], param=fv.Pixel(32), steps=6,
@@ -102,6 +138,22 @@ def test_progress_bar_reports_steps_per_second_and_loss(tiny):
     lines = stream.getvalue().strip().splitlines()
     assert len(lines) == 10 and lines[-1].startswith("[" + "=" * 30 + "] 20/20")
     assert "steps/s" in lines[-1] and "loss" in lines[-1]
+
+
+class _NotebookStream(io.StringIO):
+    """Stands in for ipykernel's stderr: no terminal, but Jupyter honours carriage returns."""
+
+
+_NotebookStream.__module__ = "ipykernel.iostream"
+
+
+def test_progress_bar_in_a_notebook_redraws_one_line(tiny):
+    stream = _NotebookStream()
+    fv.Visualizer(tiny, fv.ClassLogit("one"), param=fv.Fourier(32), steps=20,
+                  callbacks=[fv.ProgressBar(stream=stream, refresh=1e6)]).run()
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.split("\r")[-1].startswith("[" + "=" * 30 + "] 20/20")
+    assert text.count("\r") == 20 and "] 1/20" in text  # one redraw per step, on one line
 
 
 def test_callbacks_must_be_instances(tiny):

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from featviz import cli
+from featviz import cli, configs
 
-_ALL_CONFIGS = sorted(Path(__file__).resolve().parent.parent.joinpath("configs").glob("*.gin"))
-# `featviz atlas` configs; every other shipped config is for `featviz run`.
-ATLAS_CONFIGS = [path for path in _ALL_CONFIGS if path.name.endswith("_atlas.gin")]
-CONFIGS = [path for path in _ALL_CONFIGS if path not in ATLAS_CONFIGS]
+ALL_CONFIGS = sorted(configs.DIRECTORY.glob("*.gin"))
+# `featviz sweep` configs (*_sweep.gin) are smoke-run by `featviz sweep`, activation atlas
+# configs (*_atlas.gin) as a small atlas, the others for two steps, all three by bare name.
+CONFIGS = [path for path in ALL_CONFIGS if not path.stem.endswith(("_sweep", "_atlas"))]
+SWEEP_CONFIGS = [pytest.param(path, marks=pytest.mark.slow) if path.name == "imagenet_sweep.gin" else path
+                 for path in ALL_CONFIGS if path.stem.endswith("_sweep")]
+ATLAS_CONFIGS = [path for path in ALL_CONFIGS if path.stem.endswith("_atlas")]
 # Configs that build a 224-pixel keras.applications network (VGG16) take most of a minute each.
 _LONG = ("vgg16_classes.gin", "vgg16_reconstruct.gin", "imagenet_classes.gin", "imagenet_channels.gin")
 CONFIG_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if path.name in _LONG else path
@@ -32,7 +35,7 @@ def _run(tmp_path: Path, *argv: str) -> int:
 
 
 def test_quickstart_writes_images_events_and_operative_config(tmp_path, capsys):
-    assert _run(tmp_path, "configs/quickstart.gin", "--gin_param=Visualizer.steps=4") == 0
+    assert _run(tmp_path, "quickstart", "--gin_param=Visualizer.steps=4") == 0
     run = tmp_path / "run"
     names = {p.name for p in run.iterdir()}
     assert {"grid.png", "animation.gif", "history.npz", "operative_config.gin",
@@ -44,17 +47,27 @@ def test_quickstart_writes_images_events_and_operative_config(tmp_path, capsys):
 
 
 def test_gin_param_overrides_the_first_class(tmp_path):
-    argv = ["configs/quickstart.gin", "--gin_param=Visualizer.steps=2",
+    argv = ["quickstart", "--gin_param=Visualizer.steps=2",
             "--gin_param=ClassLogit.target='horizontal_stripes'"]
     assert _run(tmp_path, *argv) == 0
     assert (tmp_path / "run" / "00_ClassLogit_horizontal_stripes.png").exists()
 
 
 @pytest.mark.parametrize("config", CONFIG_PARAMS, ids=lambda p: p.name)
-def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path):
+def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # from any directory: includes and images are found beside the config
     params = ["Visualizer.steps=2", *OFFLINE, *SMOKE.get(config.name, [])]
-    argv = [str(config)] + [f"--gin_param={p}" for p in params]
+    argv = [config.stem] + [f"--gin_param={p}" for p in params]  # the bare name
     assert _run(tmp_path, *argv) == 0
+
+
+@pytest.mark.parametrize("config", SWEEP_CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_sweep_config_sweeps_one_block_for_two_steps(config, tmp_path):
+    params = ["Visualizer.steps=2", "sweep.channels=2", *OFFLINE]
+    argv = ["sweep", str(config), "--logdir", str(tmp_path / "sweep"), "--layers",
+            "conv1" if config.name.startswith("demo") else "conv_pw_3"]
+    assert cli.main(argv + [f"--gin_param={p}" for p in params]) == 0
+    assert (tmp_path / "sweep" / "atlas" / "index.html").is_file()
 
 
 def test_a_gin_typo_names_the_file_and_line(tmp_path):
@@ -65,13 +78,13 @@ def test_a_gin_typo_names_the_file_and_line(tmp_path):
 
 
 def test_missing_config_and_existing_run_directory_are_refused(tmp_path):
-    with pytest.raises(SystemExit, match="gin config file 'nope.gin' does not exist"):
+    with pytest.raises(SystemExit, match="gin config 'nope.gin': no such file and no shipped config of that name; the shipped configs are .*activation_maps, .*quickstart"):
         _run(tmp_path, "nope.gin")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "grid.png").write_text("earlier run")
     with pytest.raises(SystemExit, match="already exists and is not empty.*--overwrite"):
-        _run(tmp_path, "configs/quickstart.gin")
-    assert _run(tmp_path, "configs/quickstart.gin", "--gin_param=Visualizer.steps=1", "--overwrite") == 0
+        _run(tmp_path, "quickstart")
+    assert _run(tmp_path, "quickstart", "--gin_param=Visualizer.steps=1", "--overwrite") == 0
 
 
 def test_layers_lists_shapes_and_channels(capsys):
@@ -102,19 +115,19 @@ ATLAS_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if "imagenet" in path
 
 
 @pytest.mark.parametrize("config", ATLAS_PARAMS, ids=lambda p: p.name)
-def test_every_shipped_atlas_config_runs(config, tmp_path, capsys):
+def test_every_shipped_atlas_config_runs_by_bare_name(config, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the imagenet config's images/ is found beside the config
     params = [*ATLAS_SMOKE, "DemoImages.count=40"] if "demo" in config.name else [
         *ATLAS_SMOKE, "collect_activations.batch_size=2"]
-    argv = ["atlas", str(config), "--logdir", str(tmp_path / "run")] + [f"--gin_param={p}" for p in params]
-    assert cli.main(argv) == 0
+    assert _run(tmp_path, config.stem, *[f"--gin_param={p}" for p in params]) == 0
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"atlas.png", "atlas.html", "layout.npz", "cells.csv", "projector", "operative_config.gin"} <= names
     if "imagenet" in config.name:
-        assert "(1 skipped)" in capsys.readouterr().out  # configs/images/README.md
+        assert "(1 skipped)" in capsys.readouterr().out  # featviz/configs/images/README.md
 
 
 def test_atlas_shorthands_bind_the_layer_and_the_images(tmp_path, capsys):
-    argv = ["atlas", "configs/demo_atlas.gin", "--logdir", str(tmp_path / "run"), "--overwrite"]
+    argv = ["atlas", "demo_atlas", "--logdir", str(tmp_path / "run"), "--overwrite"]
     assert cli.main([*argv, "--layer", "conv9"]) == 2
     assert "has no layer 'conv9'" in capsys.readouterr().err
     missing = tmp_path / "no-such-folder"

@@ -72,3 +72,36 @@ def test_bad_configuration_is_refused(kwargs, message):
         fv.Fourier(**{"size": 32, **kwargs})
     with pytest.raises(ValueError, match="activation must be"):
         fv.Pixel(32, activation="tanh")
+
+
+# Fixed contrast (the recipe's Fourier) ----------------------------------------------------------
+
+CONTRAST = (1.5, 1.6, 1.1)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_fixed_contrast_standardizes_every_image_and_ignores_the_raw_scale(channels):
+    param = fv.Fourier(32, channels=channels, contrast=CONTRAST)
+    raw = param.initial(batch=2, seed=0)
+    images = param.to_images(raw).numpy()
+    # Measured back through the sigmoid and the colour mix: the planes have the asked-for spread.
+    np.testing.assert_allclose(fv.params.decorrelated_contrast(images),
+                               np.tile(CONTRAST[:channels], (2, 1)), rtol=0.02)
+    # Scaling the raw variable (what steady gradient ascent does) leaves the image unchanged.
+    np.testing.assert_allclose(param.to_images(5.0 * raw).numpy(), images, atol=1e-5)
+    np.testing.assert_allclose(param.to_images(param.from_images(images)).numpy(), images, atol=2e-4)
+
+
+def test_fixed_contrast_is_refused_unless_three_positive_numbers():
+    for bad in [(1.0, 1.0), (1.0, 0.0, 1.0), "high", (True, 1.0, 1.0)]:
+        with pytest.raises(ValueError, match=r"contrast must be None or three positive numbers"):
+            fv.Fourier(32, contrast=bad)
+
+
+def test_decorrelated_contrast_of_grey_and_of_a_photo():
+    assert np.allclose(fv.params.decorrelated_contrast(np.full((1, 8, 8, 3), 0.5)), 0.0)
+    photo = skimage.data.chelsea()[None].astype(np.float32) / 255.0
+    luminance, colour, _ = fv.params.decorrelated_contrast(photo)[0]
+    assert 0.5 < luminance < 3 and 0.5 < colour < 3  # a photograph: moderate, finite spreads
+    with pytest.raises(ValueError, match=r"images must be \[batch, height, width, 1 or 3\]"):
+        fv.params.decorrelated_contrast(np.zeros((8, 8, 3)))

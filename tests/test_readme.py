@@ -37,7 +37,7 @@ def test_the_custom_objective_runs_from_python_and_from_gin(tmp_path):
 
     params = ["Visualizer.objective = @channel_contrast()", "channel_contrast.layer = 'conv3'",
               "channel_contrast.a = 1", "channel_contrast.b = 2", "Visualizer.steps = 30"]
-    argv = ["run", "configs/quickstart.gin", "--logdir", str(tmp_path / "run")]
+    argv = ["run", "quickstart", "--logdir", str(tmp_path / "run")]
     assert cli.main(argv + [f"--gin_param={p}" for p in params]) == 0
     history = np.load(tmp_path / "run" / "history.npz")
     values = history["channel_contrast_layer_conv3_a_1_b_2"][:, 0]

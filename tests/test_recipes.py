@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import gin
 import numpy as np
 import pytest
 
 import featviz as fv
-from featviz import recipes
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from featviz import configs, recipes
 
 
 def test_default_transforms_are_fractions_of_the_image_side():
@@ -29,6 +26,7 @@ def test_visualizer_defaults_are_the_recipe(tiny):
     visualizer = fv.Visualizer(tiny, fv.ClassLogit("one"))
     assert visualizer.param == recipes.default_param((32, 32))
     assert visualizer.param.decay_power == recipes.DECAY_POWER and visualizer.param.decorrelate
+    assert visualizer.param.contrast == recipes.CONTRAST
     assert visualizer.learning_rate == recipes.LEARNING_RATE
 
 
@@ -44,11 +42,37 @@ def test_the_recipe_transforms_are_used_when_none_are_given(tiny):
 
 @pytest.mark.parametrize("config", ["imagenet_classes.gin", "imagenet_channels.gin"])
 def test_the_imagenet_configs_spell_out_the_recipe(config):
-    gin.parse_config_files_and_bindings([str(CONFIGS / config)], [], skip_unknown=False)
+    configs.parse([config])
     size = gin.query_parameter("%SIZE")
     assert gin.query_parameter("Fourier.decay_power") == recipes.DECAY_POWER
     assert gin.query_parameter("Fourier.decorrelate") is True
+    assert tuple(gin.query_parameter("Fourier.contrast")) == recipes.CONTRAST
     assert gin.query_parameter("Visualizer.learning_rate") == recipes.LEARNING_RATE
     names = [name for name in inspect.signature(fv.default_transforms).parameters if name != "size"]
     bound = {name: gin.query_parameter(f"default_transforms.{name}") for name in names}
     assert fv.default_transforms(size, **bound) == fv.default_transforms(size)
+
+
+def test_the_contrast_is_the_mean_photographs():
+    photos = sorted(configs.IMAGES.glob("*.jpg"))
+    assert len(photos) == 6
+    spreads = np.concatenate([fv.params.decorrelated_contrast(
+        fv.io.as_image_batch(str(path), (224, 224), 3, 1)) for path in photos])
+    np.testing.assert_allclose(spreads.mean(axis=0), recipes.CONTRAST, atol=0.05)
+
+
+def test_the_recipe_keeps_colours_natural_where_free_contrast_blows_out(demo):
+    """Long, fast ascent on the demo model: free contrast ends in saturated, clipped colours."""
+    def run(param: fv.Fourier) -> np.ndarray:
+        return fv.Visualizer(demo, fv.ClassLogit("concentric_rings"), param=param, steps=48,
+                             learning_rate=0.3, seed=0).run().images
+
+    free = run(fv.Fourier(64, decay_power=recipes.DECAY_POWER))
+    fixed = run(recipes.default_param(64))
+    def saturated(images: np.ndarray) -> float:
+        brightest = images.max(axis=-1)
+        chroma = brightest - images.min(axis=-1)
+        return float(np.mean(chroma > 0.8 * np.maximum(brightest, 1e-6)))
+
+    assert saturated(free) > 0.2 and saturated(fixed) < 0.05
+    np.testing.assert_allclose(fv.params.decorrelated_contrast(fixed)[0], recipes.CONTRAST, rtol=0.1)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_after_the_step_and_keeps_the_finished_work(tmp_path, signum, code):
     logdir = tmp_path / "run"
-    command = [sys.executable, "-m", "featviz.cli", "run", "configs/quickstart.gin",
+    command = [sys.executable, "-m", "featviz.cli", "run", "quickstart",
                "--gin_param=Visualizer.steps=100000", "--logdir", str(logdir)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -51,7 +51,7 @@ def test_a_signal_stops_after_the_step_and_keeps_the_finished_work(tmp_path, sig
 
 
 def _quickstart_png(tmp_path: Path, name: str, *params: str) -> bytes:
-    argv = ["run", "configs/quickstart.gin", "--logdir", str(tmp_path / name),
+    argv = ["run", "quickstart", "--logdir", str(tmp_path / name),
             "--gin_param=Visualizer.steps=3", *(f"--gin_param={p}" for p in params)]
     assert cli.main(argv) == 0
     return (tmp_path / name / "grid.png").read_bytes()

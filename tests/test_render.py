@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -98,3 +100,29 @@ def test_changing_the_objective_between_runs_rebuilds_the_step(tiny):
     render = visualizer.run()
     assert visualizer._compiled.step is not first and render.names == ["ClassLogit[2]", "ClassLogit[3]"]
     assert render.images.shape == (2, 32, 32, 3)
+
+
+def test_a_render_shows_in_notebooks_as_its_labelled_grid(tiny):
+    from PIL import Image
+
+    render = fv.Visualizer(tiny, [fv.ClassLogit("one"), fv.ClassLogit("two")], param=fv.Fourier(32),
+                           steps=3).run()
+    png = Image.open(io.BytesIO(render._repr_png_()))
+    # Two 32 px tiles enlarged 4x to 128 px, side by side, with a label row under them.
+    assert png.width == 2 * 128 + 3 * 2 and png.height > 128 + 2 * 2
+    expected = fv.grid(render.images, render.names, scale=4)
+    np.testing.assert_array_equal(np.asarray(png.convert("RGB")), fv.io.to_uint8(expected))
+    html = render._repr_html_()
+    assert html.startswith('<figure style="margin: 0"><img src="data:image/png;base64,')
+    assert f"2 image(s), 3 step(s), final loss {float(render.history['loss'][-1]):.4g}" in html
+
+
+def test_jit_compile_runs_the_models_part_with_xla_and_gives_the_same_images(tiny):
+    def run(jit_compile):
+        return fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), steps=4,
+                             jit_compile=jit_compile).run().images
+
+    # XLA fuses and reorders float operations: equal to rounding, not bit for bit.
+    np.testing.assert_allclose(run(True), run(False), atol=1e-4)
+    with pytest.raises(ValueError, match="jit_compile must be True or False, got 'yes'"):
+        fv.Visualizer(tiny, fv.ClassLogit(1), jit_compile="yes")

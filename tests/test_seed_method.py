@@ -4,7 +4,6 @@ class and stripe classes show stripes of the right orientation)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import gin
 import numpy as np
@@ -17,7 +16,6 @@ import featviz as fv
 from featviz.jobs import experiment
 from featviz.objectives import LOGITS
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 # Class batches ------------------------------------------------------------------------------
@@ -153,12 +151,10 @@ def test_display_adjustment_and_labels_change_the_files_only(tiny, tmp_path):
 # Shipped configs -----------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_vgg16_config_binds_every_number_and_runs_on_random_weights(tmp_path, monkeypatch):
-    # Configs include each other by paths relative to the repository root, where the CLI runs.
-    monkeypatch.chdir(CONFIGS.parent)
-    gin.parse_config_files_and_bindings([str(CONFIGS / "vgg16_classes.gin")], [
+def test_vgg16_config_binds_every_number_and_runs_on_random_weights(tmp_path):
+    fv.configs.parse(["vgg16_classes"], [
         "load_model.weights = None", "Visualizer.steps = 1", "CLASSES = ['ostrich', 'flamingo']",
-        "class_objectives.kind = 'probability'"], skip_unknown=False)
+        "class_objectives.kind = 'probability'"])
     visualizer = fv.Visualizer(logdir=str(tmp_path))
     render = visualizer.run()
     assert render.images.shape == (2, 244, 244, 3)
@@ -181,12 +177,10 @@ STRIPES = {"horizontal_stripes": 0.0, "diagonal_stripes": 45.0, "vertical_stripe
 
 
 @pytest.mark.slow
-def test_demo_config_images_are_classified_as_their_class_and_show_their_stripes(demo, tmp_path, monkeypatch):
+def test_demo_config_images_are_classified_as_their_class_and_show_their_stripes(demo, tmp_path):
     from featviz.demo import stripe_coherence, stripe_orientation
 
-    monkeypatch.chdir(CONFIGS.parent)
-    gin.parse_config_files_and_bindings([str(CONFIGS / "demo_classes.gin")], [
-        "Visualizer.steps = 60"], skip_unknown=False)  # 3 rounds instead of 15
+    fv.configs.parse(["demo_classes"], ["Visualizer.steps = 60"])  # 3 rounds instead of 15
     classes = list(gin.query_parameter("CLASSES/macro.value"))
     with gin.unlock_config():
         render = experiment(str(tmp_path))

@@ -121,3 +121,60 @@ def test_random_affine_draws_per_image_within_the_range_and_only_from_the_seed()
 def test_random_affine_refuses_bad_ranges(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fv.RandomAffine(**kwargs)
+
+
+# compose: geometric members fused into one resample -------------------------------------------
+
+def _one_by_one(transforms, images, seed):
+    """The transforms applied separately, with the seeds `compose` gives them."""
+    seeds = tf.random.experimental.stateless_split(seed, num=len(transforms))
+    for transform, member_seed in zip(transforms, seeds):
+        images = transform(images, member_seed)
+    return images
+
+
+def _smooth_images(size: int = 64, batch: int = 3) -> tf.Tensor:
+    coarse = tf.random.stateless_uniform([batch, size // 8, size // 8, 3], seed=[5, 5])
+    return tf.image.resize(coarse, [size, size], method="bicubic")
+
+
+def _resamples(fn, images) -> int:
+    graph = tf.function(fn).get_concrete_function(tf.TensorSpec(images.shape, tf.float32)).graph
+    return sum(op.type == "ImageProjectiveTransformV3" for op in graph.get_operations())
+
+
+def test_an_affine_and_the_crops_after_it_are_one_resample_equal_to_float_rounding():
+    transforms = [fv.RandomAffine((0.6, 1.6), (-25, 25), 0.1), fv.Jitter(5), fv.Jitter(3)]
+    images = _smooth_images()
+    fused = fv.compose(transforms)(images, SEED)
+    np.testing.assert_allclose(fused.numpy(), _one_by_one(transforms, images, SEED).numpy(), atol=1e-4)
+    assert _resamples(lambda x: fv.compose(transforms)(x, SEED), images) == 1
+
+
+def test_the_recipe_and_the_resize_to_the_model_are_one_resample_within_one_bilinear_smoothing():
+    transforms = [*fv.recipes.default_transforms(64), fv.Resize((56, 56))]
+    images = _smooth_images()
+    fused = fv.compose(transforms)(images, SEED).numpy()
+    separate = _one_by_one(transforms, images, SEED).numpy()
+    assert fused.shape == separate.shape == (3, 56, 56, 3)
+    # Interpolating once instead of twice (affine, then resize): small differences, largest
+    # where the fill meets the image.
+    difference = np.abs(fused - separate)
+    assert difference.mean() < 0.01 and np.percentile(difference, 99) < 0.06, difference.mean()
+    assert _resamples(lambda x: fv.compose(transforms)(x, SEED), images) == 1
+
+
+def test_crops_and_resizes_without_a_resample_before_them_stay_exact_ops():
+    transforms = [fv.Pad(3), fv.Jitter(4), fv.RandomScale((0.5, 0.8)), fv.Resize((20, None))]
+    images = _smooth_images(32)
+    np.testing.assert_array_equal(fv.compose(transforms)(images, SEED).numpy(),
+                                  _one_by_one(transforms, images, SEED).numpy())
+    assert _resamples(lambda x: fv.compose(transforms)(x, SEED), images) == 0
+
+
+def test_resize_keeps_free_dimensions_and_refuses_bad_sizes():
+    images = _smooth_images(32)
+    assert fv.Resize((16, None))(images).shape == (3, 16, 32, 3)
+    assert fv.Resize((32, 32))(images) is images
+    with pytest.raises(ValueError, match=r"Resize size must be \(height, width\) of positive ints or None, got \(0, 4\)"):
+        fv.Resize((0, 4))

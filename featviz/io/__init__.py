@@ -7,11 +7,12 @@ Jinja2 templates in `templates/` (autoescaped) into static pages. Nothing here k
 about models, objectives or the loop.
 """
 
-from featviz.io.figures import HSVAdjust, adjust_hsv, colorize, grid, outline, rows_figure
+from featviz.io.figures import (HSVAdjust, adjust_hsv, colorize, grid, outline, over_checkerboard,
+                               rows_figure)
 from featviz.io.images import (as_image_batch, atomic_write, load_image, looks_like_path,
                                save_png, slug, to_pil, to_uint8)
 
 __all__ = [
     "HSVAdjust", "adjust_hsv", "as_image_batch", "atomic_write", "colorize", "grid",
-    "load_image", "looks_like_path", "outline", "rows_figure", "save_png", "slug", "to_pil", "to_uint8",
+    "load_image", "looks_like_path", "outline", "over_checkerboard", "rows_figure", "save_png", "slug", "to_pil", "to_uint8",
 ]

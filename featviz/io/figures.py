@@ -70,14 +70,30 @@ class HSVAdjust:
         return adjust_hsv(images, self.saturation, self.value)
 
 
+def over_checkerboard(images: np.ndarray, square: int = 8) -> np.ndarray:
+    """Images with opacity last, [..., height, width, 2|4], composited over a grey checkerboard.
+
+    The usual way to show transparency: what is see-through shows the squares.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    height, width = images.shape[-3:-1]
+    rows, cols = np.indices((height, width)) // square
+    board = np.where((rows + cols) % 2 == 0, 0.8, 0.6).astype(np.float32)[..., None]
+    color, alpha = images[..., :-1], images[..., -1:]
+    return color * alpha + board * (1.0 - alpha)
+
+
 def grid(images: np.ndarray, labels: Sequence[str] | None = None, columns: int | None = None,
          scale: int = 1, pad: int = 2) -> np.ndarray:
     """Tiles [batch, height, width, channels] images into one image, each with its label below.
 
     Returns:
-        float32 [grid height, grid width, 3] in [0, 1] (grayscale tiles are shown as RGB).
+        float32 [grid height, grid width, 3] in [0, 1] (grayscale tiles are shown as RGB,
+        tiles with opacity over a checkerboard).
     """
     images = np.asarray(images, dtype=np.float32)
+    if images.shape[-1] in (2, 4):
+        images = over_checkerboard(images)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     batch, height, width, _ = images.shape

@@ -142,10 +142,19 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.round(np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
 def to_pil(image: np.ndarray) -> Image.Image:
-    """One [height, width, 1|3] float image as a Pillow image (grayscale stays grayscale)."""
+    """One [height, width, 1|2|3|4] float image as a Pillow image (L, LA, RGB or RGBA).
+
+    A last channel beyond 1 or 3 is opacity (`featviz.params.Transparent`), kept as alpha.
+    """
     array = to_uint8(image)
-    return Image.fromarray(array[..., 0], "L") if array.shape[-1] == 1 else Image.fromarray(array, "RGB")
+    if array.ndim != 3 or array.shape[-1] not in _MODES:
+        raise ValueError(f"an image is [height, width, 1|2|3|4], got shape {array.shape}")
+    mode = _MODES[array.shape[-1]]
+    return Image.fromarray(array[..., 0] if mode == "L" else array, mode)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
@@ -169,7 +178,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Writes one [height, width, 1|3] float image in [0, 1] as a PNG, atomically."""
+    """Writes one [height, width, 1|2|3|4] float image in [0, 1] as a PNG (alpha kept), atomically."""
     pil = to_pil(image)
     return atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"))
 

@@ -4,7 +4,7 @@
 model's input) and returns, for each chosen layer, its activations [height, width, channels];
 `activation_grid` tiles one layer's maps into one image, one tile per channel, each tile
 labelled with its channel index when it is wide enough to hold it. The `activation_grids` job
-writes one grid per layer as a PNG and to TensorBoard (`configs/activation_maps.gin`).
+writes one grid per layer as a PNG and to TensorBoard (`featviz/configs/activation_maps.gin`).
 """
 
 from __future__ import annotations

@@ -127,6 +127,16 @@ class Outputs:
         with self._summaries().as_default():
             tf.summary.text(tag, text, step=step)
 
+    def summary_hparams(self, hparams: dict[str, bool | int | float | str],
+                        metrics: dict[str, float]) -> None:
+        """One TensorBoard HParams session: `hparams` with `metrics` as scalars at step 0."""
+        from tensorboard.plugins.hparams import api as hp
+
+        with self._summaries().as_default():
+            hp.hparams(hparams)
+            for tag, value in metrics.items():
+                tf.summary.scalar(tag, value, step=0)
+
     def close(self) -> None:
         """Flushes and closes the TensorBoard writer, if one was opened."""
         if self._writer is not None:

@@ -9,7 +9,7 @@ lower layers at the top, each row labelled with its layer and each tile with its
 Everything else about the runs (parameterization, transforms, steps, callbacks) is the
 `Visualizer`'s: keyword arguments in Python, `Visualizer.*` bindings in gin. The `channel_sweep`
 job runs the whole sweep from a config (`experiment.job = @channel_sweep`, see
-`configs/demo_features.gin` and `configs/vgg16_features.gin`).
+`featviz/configs/demo_features.gin` and `featviz/configs/vgg16_features.gin`).
 """
 
 from __future__ import annotations

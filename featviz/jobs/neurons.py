@@ -14,7 +14,7 @@ of pixels the neuron can see, computed from the graph), the effective one (where
 `|d neuron / d image|` at the synthesized image is above a fraction of its maximum), and the
 synthesized image; `neurons_figure` shows, per layer, the image with both boxes, a zoomed crop
 of the theoretical field, and the gradient map. The `neuron_fields` job runs this from gin
-(`configs/demo_neurons.gin`, `configs/vgg16_neurons.gin`).
+(`featviz/configs/demo_neurons.gin`, `featviz/configs/vgg16_neurons.gin`).
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ class Variant:
 
 
 PLAIN = Variant("plain")
-# The class-visualization tricks of the seed method (configs/vgg16_classes.gin): normalised
+# The class-visualization tricks of the seed method (featviz/configs/vgg16_classes.gin): normalised
 # gradients, Gaussian blur (sigma 1 pixel) and a 1% zoom every 20 steps.
 TRICKS = Variant("tricks", gradient_transforms=(NormalizeGradient(),), between_steps=(
     ScheduledTransform(GaussianBlur(1.0), every=20), ScheduledTransform(Zoom(1.01), every=20)))

@@ -22,32 +22,46 @@ import tensorflow as tf
 
 
 def _redirected_gradient(
-    inputs: tf.Tensor, upstream: tf.Tensor, upper: float | None, active: tf.Tensor
+    outputs: tf.Tensor, upstream: tf.Tensor, upper: float | None, active: tf.Tensor
 ) -> tf.Tensor:
-    """The gradient of a (capped) ReLU with respect to `inputs`, redirected where it is dead.
+    """The gradient of a (capped) ReLU with respect to its input, redirected where it is dead.
+
+    Computed from the ReLU's output, as TensorFlow's own ReLU gradient is: the input is then not
+    needed by the backward pass, so the forward keeps its fused convolution + activation. An
+    output at 0 (or at the cap) stands for an input below (above) the active range, including
+    one exactly at its edge, from which a step that way leaves the unit dead too.
 
     Args:
-        inputs: the ReLU's input, [batch, ...].
+        outputs: the ReLU's output, [batch, ...].
         upstream: d loss / d output, same shape.
         upper: the cap (6 for ReLU6), or None.
         active: scalar bool; False gives the ordinary gradient.
     """
-    zero = tf.zeros_like(upstream)
-    passing = inputs > 0 if upper is None else tf.logical_and(inputs > 0, inputs < upper)
-    ordinary = tf.where(passing, upstream, zero)
+    if upper is None:
+        ordinary = tf.raw_ops.ReluGrad(gradients=upstream, features=outputs)
+    else:
+        ordinary = tf.raw_ops.Relu6Grad(gradients=upstream, features=outputs)
     rank = upstream.shape.rank
     if rank is None or rank < 2:
         # No batch dimension to tell which image is dead.
         return ordinary
-    # The loss is minimised, so an input moves along -upstream: upstream > 0 lowers it.
-    outward = tf.logical_and(inputs < 0, upstream > 0)
-    if upper is not None:
-        outward = tf.logical_or(outward, tf.logical_and(inputs > upper, upstream < 0))
-    redirected = tf.where(outward, zero, upstream)
-    batch = tf.shape(upstream)[0]
-    dead = tf.reduce_all(tf.equal(tf.reshape(ordinary, [batch, -1]), 0), axis=1)  # [batch]
-    dead = tf.reshape(tf.logical_and(dead, active), [-1] + [1] * (rank - 1))
-    return tf.where(dead, redirected, ordinary)
+
+    def redirect_dead() -> tf.Tensor:
+        batch = tf.shape(upstream)[0]
+        dead = tf.equal(tf.reduce_max(tf.abs(tf.reshape(ordinary, [batch, -1])), axis=1), 0.0)
+
+        def redirected() -> tf.Tensor:
+            # The loss is minimised, so an input moves along -upstream: upstream > 0 lowers it.
+            outward = tf.logical_and(outputs <= 0, upstream > 0)
+            if upper is not None:
+                outward = tf.logical_or(outward, tf.logical_and(outputs >= upper, upstream < 0))
+            inward = tf.where(outward, tf.zeros_like(upstream), upstream)
+            return tf.where(tf.reshape(dead, [-1] + [1] * (rank - 1)), inward, ordinary)
+
+        # Dead images are the exception: most layers of most steps skip the elementwise work.
+        return tf.cond(tf.reduce_any(dead), redirected, lambda: ordinary)
+
+    return tf.cond(active, redirect_dead, lambda: ordinary)
 
 
 def _redirect(forward: Callable[[tf.Tensor], tf.Tensor], upper: float | None,
@@ -56,10 +70,12 @@ def _redirect(forward: Callable[[tf.Tensor], tf.Tensor], upper: float | None,
 
     @tf.custom_gradient
     def relu(inputs: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
-        def gradient(upstream: tf.Tensor) -> tf.Tensor:
-            return _redirected_gradient(inputs, upstream, upper, active)
+        outputs = forward(inputs)
 
-        return forward(inputs), gradient
+        def gradient(upstream: tf.Tensor) -> tf.Tensor:
+            return _redirected_gradient(outputs, upstream, upper, active)
+
+        return outputs, gradient
 
     return relu(tf.convert_to_tensor(features))
 

@@ -30,10 +30,18 @@ def _demo_model() -> VisModel:
     return VisModel(model, identity, tuple(meta["class_names"]), _DEMO)
 
 
-def _file_model(path: Path, preprocess: Preprocess | None, class_names: Sequence[str] | None) -> VisModel:
+def _file_model(path: Path, preprocess: Preprocess | None, class_names: Sequence[str] | None,
+                safe_mode: bool = True) -> VisModel:
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False, safe_mode=safe_mode)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for bad files
+        if safe_mode and "safe_mode" in str(error):
+            # Keras refuses to deserialize code (Lambda layers) from a file it cannot trust.
+            raise ValueError(
+                f"{str(path)!r} contains Python code (a Lambda layer) that Keras' safe_mode refuses "
+                f"to load, since loading it would run that code. Only for a file you trust, pass "
+                f"load_model(..., safe_mode=False) (gin: load_model.safe_mode = False)"
+            ) from None
         raise ValueError(
             f"could not load a Keras model from {str(path)!r}: {type(error).__name__}: {error}. "
             f"Expected a file saved by model.save() (.keras or .h5)"
@@ -56,6 +64,7 @@ def load_model(
     preprocess: Preprocess | str | None = None,
     class_names: Sequence[str] | str | None = None,
     input_shape: tuple[int, int, int] | None = None,
+    safe_mode: bool = True,
 ) -> VisModel:
     """Loads a model to visualize.
 
@@ -70,6 +79,8 @@ def load_model(
         class_names: a list, a text file with one name per line, or "imagenet". Applications
             get ImageNet's names.
         input_shape: (height, width, channels) for applications; None for the family default.
+        safe_mode: Keras' safe mode for model files: a file with Lambda layers (code) is
+            refused. False only for files you trust: loading runs their code.
     """
     if isinstance(preprocess, str):
         preprocess = applications.get_application(preprocess).preprocess
@@ -85,7 +96,7 @@ def load_model(
     if path.suffix in (".keras", ".h5", ".hdf5") or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"model file {str(path)!r} does not exist")
-        return _file_model(path, preprocess, class_names)
+        return _file_model(path, preprocess, class_names, safe_mode)
     app = applications.get_application(str(name))
     model = applications.build_application(str(name), weights=weights, input_shape=input_shape)
     names = _class_names_for(model, class_names) or imagenet_class_names()

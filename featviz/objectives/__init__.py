@@ -23,7 +23,8 @@ implementing `layers` and `value`, or as a plain function with the `@objective` 
 
 Modules: `base` (the base class, arithmetic, `@objective`), `units` (class, channel, neuron,
 direction), `regularizers` (image-space penalties), `matching` (comparisons with a target
-image's activations: reconstruction, style, DeepDream) and `factories` (one objective per image
+image's activations: reconstruction, style, DeepDream), `batch` (terms coupling a batch's
+images: diversity, interpolation, alignment) and `factories` (one objective per image
 from a list). A new objective goes into the module of its kind; objectives read models but
 never the loop.
 """
@@ -32,15 +33,18 @@ never the loop.
 from featviz.models import LOGITS
 from featviz.objectives.base import (Features, FunctionObjective, Objective, Sum, image_names,
                                      objective, stack, weighted_sum)
+from featviz.objectives.batch import (Alignment, ChannelInterpolate, Diversity, frame_distances,
+                                      gram_similarity)
 from featviz.objectives.factories import channel_objectives, class_metrics, class_objectives
-from featviz.objectives.matching import (ActivationMatch, LayerActivation, StyleMatch,
+from featviz.objectives.matching import (ActivationDot, ActivationMatch, LayerActivation, StyleMatch,
                                          channel_moments, gram_matrix, squared_distance,
                                          target_activations)
-from featviz.objectives.regularizers import L2, TotalVariation
+from featviz.objectives.regularizers import L2, Opacity, TotalVariation
 from featviz.objectives.units import Channel, ClassLogit, ClassProbability, Direction, Neuron
 
 __all__ = [
-    "LOGITS", "L2", "ActivationMatch", "Channel", "ClassLogit", "ClassProbability", "Direction",
+    "LOGITS", "L2", "ActivationDot", "ActivationMatch", "Alignment", "ChannelInterpolate", "Diversity", "Opacity",
+    "frame_distances", "gram_similarity", "Channel", "ClassLogit", "ClassProbability", "Direction",
     "Features", "FunctionObjective", "LayerActivation", "Neuron", "Objective", "StyleMatch", "Sum",
     "TotalVariation", "channel_moments", "channel_objectives", "class_metrics", "class_objectives",
     "gram_matrix", "image_names", "objective", "squared_distance", "stack", "target_activations",

@@ -10,7 +10,9 @@ image*'s activations rather than a unit of the network:
   (Gatys et al. 2016) or per-channel mean and standard deviation (Huang & Belongie 2017), so the
   spatial arrangement is free (the style term);
 - `LayerActivation(layer)`: the mean (or root-mean-square) activation of a whole layer, what
-  DeepDream ascends starting from a photograph (Mordvintsev et al. 2015).
+  DeepDream ascends starting from a photograph (Mordvintsev et al. 2015);
+- `ActivationDot(layer, image)`: the dot product with the target's activations times their
+  cosine, what Lucid's caricatures maximise: what the layer sees in the target, exaggerated.
 
 Like every objective they are declared before any model exists: the target is a file path or an
 array, read through `featviz.io.as_image_batch` (any file Pillow reads, RGB enforced,
@@ -309,3 +311,65 @@ class LayerActivation(Objective):
         if self.statistic == "mean":
             return tf.reduce_mean(activations, axis=axes)
         return tf.sqrt(tf.reduce_mean(tf.square(activations), axis=axes) + _EPS)
+
+
+# The floor on the cosine of `ActivationDot`, as in `Direction`: a negative cosine raised to a
+# fractional power is undefined, and a zero weight would stop the gradient.
+_MIN_COSINE = 0.1
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True, eq=False)
+class ActivationDot(_TargetImage):
+    """The dot product of a layer's activations with a target image's, times their cosine^p.
+
+    Lucid's `dot_compare(layer, cossim_pow)`, the objective of its caricature recipe
+    (`lucid/recipes/caricature.py`): unlike `ActivationMatch`, which asks for the same
+    activations, this rewards activations *along* the target's, and larger: maximising it
+    exaggerates what the layer sees in the target. The dot product is divided by the target's
+    squared norm (1 for an exact copy), so its scale does not depend on the layer.
+
+    Attributes:
+        layer: layer name.
+        image: the target: a file path, or an array [height, width, channels].
+        cosine_power: the exponent of max(cosine, 0.1); 0 is the plain dot product, 1 the
+            dot product times cosine of the caricature recipe.
+    """
+
+    layer: str
+    image: ImageSource
+    cosine_power: float = 1.0
+    batch: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_source(self.image, "ActivationDot")
+        power = self.cosine_power
+        if isinstance(power, bool) or not isinstance(power, (int, float)) or power < 0:
+            raise ValueError(f"ActivationDot cosine_power must be a number >= 0, got {power!r}")
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    @property
+    def name(self) -> str:
+        return f"ActivationDot[{self.layer}~{describe_image(self.image)}]"
+
+    def value(self, features: Features) -> tf.Tensor:
+        """[batch]: (a . t / ||t||^2) * max(cos(a, t), 0.1) ** cosine_power, over all positions."""
+        activations = tf.cast(features[self.layer], tf.float32)
+        target = self.targets(features)[self.layer]
+        if activations.shape[1:].is_fully_defined() and activations.shape[1:] != target.shape[1:]:
+            raise ValueError(
+                f"ActivationDot compares position by position, but layer {self.layer!r} gives "
+                f"{tuple(activations.shape[1:])} for the rendered images and "
+                f"{tuple(target.shape[1:])} for the target; render at the model's input size"
+            )
+        flat = tf.reshape(activations, [tf.shape(activations)[0], -1])
+        reference = tf.reshape(target, [1, -1])
+        dot = tf.reduce_sum(flat * reference, axis=1)
+        value = dot / (tf.reduce_sum(tf.square(reference)) + _EPS)
+        if self.cosine_power:
+            cosine = dot / (tf.norm(flat, axis=1) * tf.norm(reference) + _EPS)
+            value = value * tf.maximum(cosine, _MIN_COSINE) ** self.cosine_power
+        return value

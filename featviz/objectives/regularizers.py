@@ -45,3 +45,36 @@ class L2(Objective):
 
     def value(self, features: Features) -> tf.Tensor:
         return -tf.reduce_mean(tf.square(features.images - self.center), axis=[1, 2, 3])
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True, eq=False)
+class Opacity(Objective):
+    """Minus the mean opacity of images with an alpha channel (`featviz.params.Transparent`).
+
+    Returned negated, so it is *added*: `Channel(l, c) + 0.5 * Opacity()` makes every opaque
+    pixel cost something, and the render keeps opaque only what raises the unit.
+
+    Attributes:
+        power: the penalty is mean(alpha ** power) ** (1 / power); 1 is the plain mean, 2 the
+            root mean square of Lucid's transparency notebook, which penalises large opaque
+            areas more than scattered ones.
+    """
+
+    power: float = 1.0
+    batch: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.power, bool) or not isinstance(self.power, (int, float)) or self.power <= 0:
+            raise ValueError(f"Opacity power must be a positive number, got {self.power!r}")
+
+    def value(self, features: Features) -> tf.Tensor:
+        images = features.images
+        if images.shape[-1] not in (2, 4):
+            raise ValueError(
+                f"Opacity needs images with an alpha channel (a Transparent parameterization), "
+                f"got {images.shape[-1]} channels"
+            )
+        alpha = images[..., -1]
+        mean = tf.reduce_mean(alpha ** self.power, axis=[1, 2])
+        return -mean ** (1.0 / self.power)

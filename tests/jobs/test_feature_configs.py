@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gin
 import pytest
 
 import featviz as fv
-from featviz import cli  # noqa: F401  (registers `experiment`, the root of every config)
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+from featviz import configs
 
 
 @pytest.mark.parametrize("config, binding, model", [
@@ -21,7 +17,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
     ("activation_maps.gin", "activation_grids.layers", "demo"),
 ])
 def test_config_layers_exist_in_model_order(config, binding, model):
-    gin.parse_config_file(str(CONFIGS / config))
+    configs.parse([config])
     layers = gin.query_parameter(binding)
     names = fv.load_model(model, weights=None).layer_names
     assert all(layer in names for layer in layers)
@@ -30,8 +26,10 @@ def test_config_layers_exist_in_model_order(config, binding, model):
         assert layers == [name for name in names if "_conv" in name]
 
 
-def test_activation_maps_config_image_ships_with_the_repository():
-    gin.parse_config_file(str(CONFIGS / "activation_maps.gin"))
+def test_activation_maps_config_image_ships_with_the_package(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the image is found beside the config, not in the working directory
+    configs.parse(["activation_maps"])
     assert str(gin.query_parameter("activation_grids.image")) == "%IMAGE"
     image = gin.query_parameter("IMAGE/macro.value")
-    assert fv.load_image(CONFIGS.parent / image).shape[-1] == 3
+    assert image == str(configs.IMAGES / "astronaut.jpg")
+    assert fv.load_image(image).shape[-1] == 3

@@ -231,3 +231,13 @@ def test_a_family_with_preprocessing_inside_renders_a_class_and_a_channel():
                            param=fv.Fourier(40), steps=3).run()
     assert render.images.shape == (2, 40, 40, 3) and np.all(np.isfinite(render.history["loss"]))
     np.testing.assert_array_equal(base(model.preprocess(pixels), training=False).numpy(), predictions)
+
+
+def test_a_model_file_with_a_lambda_layer_is_refused_with_how_to_trust_it(tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    outputs = keras.layers.Lambda(lambda x: x * 2.0, name="double")(inputs)
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(outputs)).save(path)
+    with pytest.raises(ValueError, match=r"Lambda layer.*safe_mode=False.*load_model.safe_mode = False"):
+        fv.load_model(str(path))
+    assert fv.load_model(str(path), safe_mode=False).layer("conv").name == "conv"

@@ -47,6 +47,15 @@ def test_a_dead_image_gets_only_the_gradient_that_raises_its_inputs():
     np.testing.assert_array_equal(ordinary, [[0.0, 0.0, 0.0, 0.0], [-1.0, 0.0, -3.0, 0.0]])
 
 
+def test_an_input_exactly_at_the_edge_counts_as_outside_the_active_range():
+    # The gradient is read off the output, as TensorFlow's own: 0 (or 6) could be an input just
+    # at the edge, from which lowering (raising) it keeps the unit dead, so that part is blocked.
+    _, gradient = _gradient(redirected_relu, np.array([[0.0, 0.0, -1.0]]), np.array([[-1.0, 1.0, 1.0]]))
+    np.testing.assert_array_equal(gradient, [[-1.0, 0.0, 0.0]])
+    _, gradient = _gradient(redirected_relu6, np.array([[6.0, 6.0, 9.0]]), np.array([[1.0, -1.0, 1.0]]))
+    np.testing.assert_array_equal(gradient, [[1.0, 0.0, 1.0]])
+
+
 def test_relu6_also_lets_saturated_inputs_come_down():
     inputs = np.array([[-1.0, 7.0, 8.0, -3.0]])
     upstream = np.array([[-1.0, 1.0, -1.0, 1.0]])

@@ -141,6 +141,9 @@ def test_deepdream_starts_at_the_photo_raises_the_layer_and_stays_close(tiny, ph
     first = []
 
     class FirstImages(fv.Callback):
+        def wants(self, step):
+            return {"images"} if step == 0 else set()
+
         def on_step_end(self, step, logs=None):
             if step == 0:
                 first.append(np.array(logs["images"]))
