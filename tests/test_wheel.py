@@ -30,7 +30,8 @@ def test_the_wheel_runs_the_quickstart_from_an_empty_directory(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"featviz/configs/{path.name}" for path in configs.DIRECTORY.glob("*.gin")}
     images = {f"featviz/configs/images/{path.name}" for path in configs.IMAGES.iterdir()}
-    templates = {f"featviz/atlas/templates/{name}.html" for name in ("base", "index", "group", "unit")}
+    pages = ("base", "index", "group", "unit", "activation_atlas")
+    templates = {f"featviz/atlas/templates/{name}.html" for name in pages}
     assert shipped | images | templates | {"_featviz_console.py", "featviz/data/demo_model.keras"} <= names
     assert not [name for name in names if name.startswith(("tests/", "notebooks/", "experiments/"))]
 

@@ -1,9 +1,8 @@
-"""Input and output at the bottom of featviz: image files, atomic writes, figures and HTML pages.
+"""Input and output at the bottom of featviz: image files, atomic writes and figures.
 
 `images` reads every image featviz takes (initial and target images, photo folders) and writes
 files atomically (a crash never leaves half a PNG, CSV or config); `figures` builds the
-labelled grids, rows, boxes and colour maps that jobs and callbacks save; `html` renders the
-Jinja2 templates in `templates/` (autoescaped) into static pages. Nothing here knows
+labelled grids, rows, boxes and colour maps that jobs and callbacks save. Nothing here knows
 about models, objectives or the loop.
 """
 

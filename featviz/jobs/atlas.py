@@ -38,10 +38,10 @@ from PIL import Image
 from featviz import io as image_io
 from featviz import recipes
 from featviz.analysis.receptive_field import receptive_field
+from featviz.atlas import write_page
 from featviz.collection import Collection, ImageSource, as_source, collect_activations
 from featviz.collection.layout import Cells, bin_layout, purity, umap_layout
 from featviz.collection.sources import class_names_of
-from featviz.io.html import write_page
 from featviz.jobs.base import Outputs, RunLike, as_run
 from featviz.models import VisModel, load_model
 from featviz.objectives import Direction
@@ -368,7 +368,7 @@ def write_atlas(run: RunLike, model: VisModel, source: ImageSource, collection: 
                       "examples": [p.relative_to(run.logdir).as_posix() for p in paths]})
     summary = (f"{model.name}, layer {collection.layer}: {len(collection.images)} activations, "
                f"{len(cells)} cells of {cells.grid_size}x{cells.grid_size}")
-    write_page(run.logdir / "atlas.html", "atlas.html", title=f"Activation atlas of {collection.layer}",
+    write_page(run.logdir / "atlas.html", "activation_atlas.html", title=f"Activation atlas of {collection.layer}",
                summary=summary, side=cells.grid_size * cell_px, tiles=tiles)
     rng = np.random.default_rng(seed)
     points = np.sort(rng.permutation(len(collection.images))[:projector_points])
