@@ -26,8 +26,8 @@ from featviz.collection import Collection, DemoImages, ImageFolder, collect_acti
 from featviz.collection.layout import bin_layout, umap_layout
 from featviz.io import HSVAdjust, adjust_hsv, grid, load_image, rows_figure, save_png
 from featviz.jobs import (Accentuation, Caricature, Dream, accentuate, caricature, deepdream,
-                          Activations, Atlas, LayerRender, NeuronField, Outputs, Reconstruction, Run,
-                          Variant, activation_atlas, activation_grid, activation_grids, activation_maps,
+                          Activations, LayerRender, NeuronField, Outputs, Reconstruction, Run,
+                          Variant, activation_grid, activation_grids, activation_maps,
                           channel_sweep, layers_figure, neuron_fields, neurons_figure,
                           reconstruct, visualize_channels, visualize_neurons)
 from featviz.models import LOGITS, VisModel, load_model, redirected_relu, redirected_relu6
@@ -42,8 +42,8 @@ from featviz.params import (CPPN, Fourier, Maco, Parameterization, Pixel, Shared
                             Transparent, natural_spectrum)
 from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
-from featviz.sweep import (ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
-                           channel_items, render_items)
+from featviz.sweep import (Atlas, ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
+                           activation_atlas, channel_items, render_items)
 from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
                                 RandomAffine, RandomCrop, RandomRotate, RandomScale, Resize, Zoom,
                                 compose, standard_transforms)

@@ -149,7 +149,8 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_atlas(args: argparse.Namespace) -> int:
-    from featviz.jobs import Run, activation_atlas
+    from featviz.jobs import Run
+    from featviz.sweep import activation_atlas
 
     # The shorthands go after the config's bindings and before --gin_param, which may override them.
     params = [f"activation_atlas.{name} = {value!r}" for name, value in

@@ -109,7 +109,7 @@ def test_help_lists_the_subcommands(capsys):
 
 # The atlas smoke runs: a few images, a 3x3 grid, 2 icon steps, on random weights offline.
 ATLAS_SMOKE = ["collect_activations.positions_per_image=4", "activation_atlas.grid_size=3",
-               "render_icons.steps=2", "activation_atlas.projector_points=20", *OFFLINE]
+               "Visualizer.steps=2", "activation_atlas.projector_points=20", *OFFLINE]
 ATLAS_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if "imagenet" in path.name else path
                 for path in ATLAS_CONFIGS]
 

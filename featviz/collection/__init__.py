@@ -7,7 +7,8 @@ activation atlas (Carter et al., "Activation Atlas", Distill 2019).
 - `layout`: the 2-D UMAP layout, its grid of cells, each cell's mean direction and labels, and
   the purity measure of a layout (pure numpy, plus `umap-learn` for the layout itself).
 
-Rendering the icons and writing the atlas is the `activation_atlas` job's (`featviz.jobs.atlas`).
+Rendering the icons and writing the atlas is the `activation_atlas` job's
+(`featviz.sweep.activation_atlas`).
 """
 
 from featviz.collection.collect import Collection, collect_activations, sample_positions

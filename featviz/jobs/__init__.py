@@ -6,14 +6,13 @@ renders with `Visualizer`s that share that request, and every file and TensorBoa
 goes through `run.outputs`. The jobs: `visualize` (one run, the default), `channel_sweep`
 (channels of several layers), `neuron_fields` (neurons and their receptive fields),
 `activation_grids` (a layer's activation maps on an image), `reconstruct` (an image from
-each layer's features), `activation_atlas` (an activation atlas of a layer over a folder of
-images), and from photographs `deepdream` (with octaves), `caricature` and `accentuate`
-(feature accentuation over a folder). A new job is a gin-registered function of this shape in
-a module here.
+each layer's features), and from photographs `deepdream` (with octaves), `caricature` and
+`accentuate` (feature accentuation over a folder). A new job is a gin-registered function of this shape in a module here.
+Jobs that render many batches as resumable work items (`sweep`, `activation_atlas`) live one
+layer up, in `featviz.sweep`.
 """
 
 from featviz.jobs.activations import Activations, activation_grid, activation_grids, activation_maps
-from featviz.jobs.atlas import Atlas, activation_atlas, atlas_canvas, render_icons
 from featviz.jobs.base import Outputs, Run, as_run, experiment, save_operative_config, visualize
 from featviz.jobs.channels import LayerRender, channel_sweep, layers_figure, visualize_channels
 from featviz.jobs.lucid import (Accentuation, Caricature, Dream, accentuate, caricature,
@@ -23,10 +22,9 @@ from featviz.jobs.reconstruct import PLAIN, TRICKS, Reconstruction, Variant, rec
 
 __all__ = [
     "Accentuation", "Caricature", "Dream", "accentuate", "caricature", "deepdream", "octave_sizes",
-    "PLAIN", "TRICKS", "Activations", "Atlas", "LayerRender", "NeuronField", "Outputs",
-    "Reconstruction", "Run", "Variant", "activation_atlas", "activation_grid", "activation_grids",
-    "activation_maps", "as_run", "atlas_canvas", "channel_sweep", "experiment", "layers_figure",
-    "neuron_fields", "neurons_figure", "reconstruct", "render_icons", "save_operative_config",
-    "visualize", "visualize_channels",
+    "PLAIN", "TRICKS", "Activations", "LayerRender", "NeuronField", "Outputs", "Reconstruction",
+    "Run", "Variant", "activation_grid", "activation_grids", "activation_maps", "as_run",
+    "channel_sweep", "experiment", "layers_figure", "neuron_fields", "neurons_figure",
+    "reconstruct", "save_operative_config", "visualize", "visualize_channels",
     "visualize_neurons",
 ]

@@ -1,15 +1,17 @@
 """The `activation_atlas` job: an activation atlas of a layer over a folder of images (Carter et al. 2019).
 
-Collect (`featviz.collection.collect`: activation vectors at sampled positions of every image, with
-class attributions, in resumable shards under `<run>/collection/`) -> lay out (UMAP into
+Collect (`featviz.collection.collect`: activation vectors at sampled positions of every image,
+with class attributions, in resumable shards under `<run>/collection/`) -> lay out (UMAP into
 [0, 1]^2) -> bin into a grid (`featviz.collection.layout`) -> render one icon per non-empty cell
 (`render_icons`: a cosine-weighted `Direction` objective of the cell's mean activation vector,
-`icon_batch` icons per `Visualizer` run, each finished batch written to
-`<run>/icons/batch_<n>.npz` and kept by a rerun with the same directions) -> write:
+rendered as a sweep's work items, `batch` icons per item, by `render_items` with a local or Ray
+executor, recorded in `<run>/icons/manifest.json`) -> write:
 
 - `atlas.png`: every icon at its cell, sized by log density (Lucid's `render_tile`);
 - `atlas.html`: the zoomable page, one tile per cell; hovering shows the cell's count, its top
   classes and example crops of images whose positions fell into it (`crops/`);
+- `icons/cell_<i>_<j>.png`, one per cell, beside the work items' renders and loss curves
+  (`icons/atlas/renders/<layer>/`);
 - `layout.npz` (layout, cell of each point, cells, counts, directions, attributions) and
   `cells.csv`;
 - `projector/`: TensorBoard's projector files (`tensors.tsv`, `metadata.tsv`, `sprite.png`,
@@ -17,14 +19,15 @@ class attributions, in resumable shards under `<run>/collection/`) -> lay out (U
 - the atlas as a TensorBoard image.
 
 Rerun into the same directory (`--overwrite` on the command line) to resume: finished shards
-and icon batches are kept; changed collection settings are refused with the differences.
+and icon items are kept; changed collection settings are refused with the differences, and
+icons are rendered again when the directions or the config changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
+import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,18 +39,46 @@ import numpy as np
 from PIL import Image
 
 from featviz import io as image_io
-from featviz import recipes
 from featviz.analysis.receptive_field import receptive_field
 from featviz.atlas import write_page
 from featviz.collection import Collection, ImageSource, as_source, collect_activations
 from featviz.collection.layout import Cells, bin_layout, purity, umap_layout
 from featviz.collection.sources import class_names_of
-from featviz.jobs.base import Outputs, RunLike, as_run
+from featviz.jobs.base import Outputs, Run, RunLike, as_run
 from featviz.models import VisModel, load_model
 from featviz.objectives import Direction
-from featviz.render import StopToken, Visualizer
+from featviz.sweep.executors import Executor, LocalExecutor
+from featviz.sweep.items import WorkItem, blocks
+from featviz.sweep.job import ATLAS, render_items
+from featviz.sweep.manifest import MANIFEST, WHERE_TO_RUN, ConfigMismatchError, Manifest
 
 Layout = Callable[[np.ndarray], np.ndarray]
+ICONS = "icons"
+# The manifest's sweep-wide entry with the digest of the directions its items render.
+_DIRECTIONS = "directions"
+# Bindings that change the icons only through their directions (digested apart: any change
+# renders them all again) or not at all (the page, the projector, where to render): left out of
+# the icons' config hash, so that a rerun with larger tiles, more projector points or on Ray
+# keeps the icons.
+_NOT_ICONS = ("activation_atlas.", "collect_activations.", "umap_layout.", "DemoImages.",
+              "ImageFolder.", "experiment.", "render_icons.executor", *WHERE_TO_RUN)
+
+
+@dataclasses.dataclass(frozen=True)
+class Icons:
+    """The icons of an atlas's cells rendered so far.
+
+    Attributes:
+        images: float32 [rendered, height, width, channels] in [0, 1], in cell order; mid-grey
+            for a cell whose work item failed.
+        cells: [rendered] int64 cell index of each image (all cells once the icons are done).
+        failures: {cell: message} for cells whose item failed (a NaN) or whose objective never
+            moved (a dead direction: no gradient reached the image).
+    """
+
+    images: np.ndarray
+    cells: np.ndarray
+    failures: dict[int, str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,89 +89,121 @@ class Atlas:
         collection: the collected activation vectors.
         layout: float32 [positions, 2] in [0, 1].
         cells: the non-empty cells with their counts, directions and attributions.
-        icons: float32 [cells, size, size, channels] in [0, 1], one per cell (fewer after a
-            stop: the cells of the finished batches, in cell order).
+        icons: the cells' icons (after a stop, those of the finished items).
         labels: for each cell, its top classes (most attributed first), [] without a head.
-        purity: `featviz.collection.layout.purity` of the cells for a labelled source (demo), else None.
+        purity: `featviz.collection.layout.purity` of the cells for a labelled source (demo),
+            else None.
     """
 
     collection: Collection
     layout: np.ndarray
     cells: Cells
-    icons: np.ndarray
+    icons: Icons
     labels: list[list[str]]
     purity: float | None
 
 
-def _digest(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array, np.float32).tobytes()).hexdigest()
+def _digest(directions: np.ndarray, cosine_power: float, batch: int) -> str:
+    """What the icon items render beyond their keys (which name only cells and seed)."""
+    digest = hashlib.sha256(np.ascontiguousarray(directions, np.float32).tobytes())
+    digest.update(json.dumps([cosine_power, batch]).encode())
+    return digest.hexdigest()[:16]
 
 
-@gin.configurable(module="featviz", denylist=["model", "layer", "directions", "directory", "stop"])
+def _icon_manifest(directory: Path, model: VisModel, config: str, digest: str) -> Manifest:
+    """The icons' manifest; started afresh when it holds icons of other directions or another config.
+
+    The directions are the collection's cell means: the same config gives the same ones, but a
+    Python caller may change them (another grid) without changing the config text.
+    """
+    path = directory / MANIFEST
+    if path.exists():
+        try:
+            manifest: Manifest | None = Manifest(directory, model.name, config, _NOT_ICONS)
+        except ConfigMismatchError:
+            manifest = None
+        if manifest is not None and manifest.extra(_DIRECTIONS) == digest:
+            return manifest
+        print(f"atlas: the icons in {directory} were rendered for other directions or another "
+              f"config; rendering them again")
+        path.unlink()
+    manifest = Manifest(directory, model.name, config, _NOT_ICONS)
+    manifest.set_extra(_DIRECTIONS, digest)
+    return manifest
+
+
+def _finished_icons(directory: Path, items: Sequence[WorkItem], manifest: Manifest, channels: int) -> Icons:
+    """The icons of the finished `items`, read back from their PNGs, in cell order."""
+    images: dict[int, np.ndarray] = {}
+    failures: dict[int, str] = {}
+    cells: list[int] = []
+    for item in items:
+        entry = manifest.items.get(item.id)
+        if entry is None:
+            continue
+        cells += item.units
+        if entry["images"] is None:
+            failures.update({unit: entry["error"] for unit in item.units})
+            continue
+        for unit, name in zip(item.units, entry["images"]):
+            images[unit] = image_io.load_image(directory / ATLAS / name, channels=channels)
+        failures.update({int(unit): message for unit, message in entry["failures"].items()})
+    shape = next(iter(images.values())).shape if images else (1, 1, channels)
+    grey = np.full(shape, 0.5, np.float32)
+    order = np.sort(np.asarray(cells, np.int64))
+    if not len(order):
+        return Icons(np.zeros((0, *shape), np.float32), order, failures)
+    return Icons(np.stack([images.get(int(c), grey) for c in order]), order, failures)
+
+
+@gin.configurable(module="featviz", denylist=["run", "model", "layer", "directions"])
 def render_icons(
+    run: Run,
     model: VisModel,
     layer: str,
     directions: np.ndarray,
-    directory: str | Path,
-    size: int = 64,
-    steps: int = 128,
     batch: int = 32,
     cosine_power: float = 1.0,
     seed: int = 0,
-    stop: StopToken | None = None,
-) -> np.ndarray:
-    """One icon per direction: images maximising `Direction(layer, d, cosine_power)`.
+    executor: Executor | None = None,
+) -> Icons:
+    """One icon per direction, an image maximising `Direction(layer, d, cosine_power)`.
 
-    Directions are rendered `batch` at a time, each batch one `Visualizer` run (one compiled
-    step for all its icons) with the recipe's parameterization at `size` and the recipe's
-    transforms (other `Visualizer.*` gin bindings apply). Each finished batch is written to
-    `directory/batch_<n>.npz` with a digest of its directions; a rerun keeps the batches whose
-    directions are unchanged.
+    The icons are a sweep's work items (`featviz.sweep`): `batch` directions per item, each
+    item one `Visualizer` run (one compiled step for all its icons) with the gin config's
+    `Visualizer.*` bindings (parameterization and size, transforms, steps, learning rate; no
+    callbacks), rendered by `render_items`, which writes each item's PNGs and loss curves
+    under `run.logdir/atlas/renders/<layer>/` and then records it in `run.logdir/manifest.json`.
+    A rerun renders only the items missing; one with other directions, or with other bindings
+    for the renders (`Visualizer.*`, the parameterization, transforms, `render_icons.*`, the
+    model; not the page's, the collection's or where to render, `_NOT_ICONS`), starts afresh.
 
     Args:
+        run: where the items go (the atlas's `icons/`), and the stop request: once requested,
+            the current item stops after its step, is not recorded, and no other starts.
         model: the model.
         layer: the layer the directions live in.
         directions: [icons, channels] (each cell's mean activation vector).
-        directory: where the batches go.
-        size: icon side in pixels (resized to a fixed-size model's input inside the step).
-        steps: optimization steps per batch.
-        batch: icons per run.
+        batch: icons per work item.
         cosine_power: `Direction.cosine_power`; 1 as Lucid's `direction_neuron_cossim`.
-        seed: the runs' seed.
-        stop: once requested, the current batch stops after its step and no other starts.
+        seed: the items' seed.
+        executor: who renders: `LocalExecutor(model)` by default; with a `RayExecutor`, each
+            worker loads the model from the config's `load_model.*` bindings (as the shipped
+            atlas configs give it).
 
     Returns:
-        float32 [finished icons, size, size, channels]: the icons of the finished batches,
-        in order (all of them unless stopped).
+        The icons of the finished items (all of them unless stopped).
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"render_icons batch must be a positive int, got {batch!r}")
+        raise ValueError(f"render_icons batch must be a positive int (icons per work item), got {batch!r}")
     directions = np.asarray(directions, np.float32)
-    directory = Path(directory)
-    icons = []
-    for number, start in enumerate(range(0, len(directions), batch)):
-        chunk = directions[start:start + batch]
-        path = directory / f"batch_{number:05d}.npz"
-        digest = _digest(chunk) + f"/{size}/{steps}/{cosine_power}/{seed}"
-        if path.exists():
-            with np.load(path) as saved:
-                if str(saved["digest"]) == digest:
-                    icons.append(saved["icons"])
-                    continue
-        if stop:
-            break
-        objectives = [Direction(layer, tuple(vector), cosine_power=cosine_power) for vector in chunk]
-        visualizer = Visualizer(model=model, objective=objectives, steps=steps, seed=seed, stop=stop,
-                                param=recipes.default_param(size, model.input_channels))
-        render = visualizer.run()
-        if render.steps < steps:
-            break
-        buffer = io.BytesIO()
-        np.savez(buffer, icons=render.images, digest=np.asarray(digest))
-        image_io.atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
-        icons.append(render.images)
-    channels = model.input_channels
-    return np.concatenate(icons) if icons else np.zeros((0, size, size, channels), np.float32)
+    config = gin.config_str()
+    items = [WorkItem(layer, block, seed, tuple(Direction(layer, tuple(directions[c]), cosine_power=cosine_power)
+                                                for c in block))
+             for block in blocks(range(len(directions)), batch)]
+    manifest = _icon_manifest(run.logdir, model, config, _digest(directions, cosine_power, batch))
+    render_items(run, items, executor if executor is not None else LocalExecutor(model), manifest, config)
+    return _finished_icons(run.logdir, items, manifest, model.input_channels)
 
 
 def icon_scale(counts: np.ndarray) -> np.ndarray:
@@ -286,8 +349,9 @@ def activation_atlas(
 ) -> Atlas:
     """Job: the activation atlas of `layer` over `images` (see the module docstring).
 
-    Collection settings are `collect_activations.*` bindings, icon settings
-    `render_icons.*`, UMAP's `umap_layout.*`.
+    Collection settings are `collect_activations.*` bindings, UMAP's `umap_layout.*`, the
+    icons' `render_icons.*` (directions per item, cosine power, seed, executor) and, for how
+    each icon is rendered, `Visualizer.*` (as a sweep's channels).
 
     Args:
         run: the run (directory and stop token).
@@ -318,7 +382,8 @@ def activation_atlas(
     empty = Cells(grid_size, np.zeros((0, 2), np.int64), np.zeros(0, np.int64),
                   np.zeros((0, collection.activations.shape[1]), np.float32), None, np.zeros(0, np.int64))
     if not collection.complete:
-        return Atlas(collection, np.zeros((0, 2), np.float32), empty, np.zeros((0, 1, 1, 3)), [], None)
+        nothing = Icons(np.zeros((0, 1, 1, model.input_channels), np.float32), np.zeros(0, np.int64), {})
+        return Atlas(collection, np.zeros((0, 2), np.float32), empty, nothing, [], None)
     points = layout(collection.activations)
     cells = bin_layout(points, collection.activations, grid_size, min_count, collection.attributions)
     labelled = collection.labels.min() >= 0
@@ -333,21 +398,27 @@ def activation_atlas(
                  for (i, j), n, names in zip(cells.coordinates, cells.counts, labels)])
     print(f"atlas: {len(cells)} cells of a {grid_size}x{grid_size} grid"
           + (f", purity {score:.3f}" if score is not None else ""))
-    icons = render_icons(model, collection.layer, cells.directions, run.logdir / "icons", stop=run.stop)
-    if len(icons) < len(cells):
+    icons = render_icons(Run(run.logdir / ICONS, run.stop), model, collection.layer, cells.directions)
+    if len(icons.cells) < len(cells):
         return Atlas(collection, points, cells, icons, labels, score)
-    write_atlas(run, model, source, collection, cells, icons, labels, cell_px, examples,
-                projector_points, seed)
+    if icons.failures:
+        cell, message = next(iter(icons.failures.items()))
+        print(f"atlas: {len(icons.failures)} icons failed (cell {cell}: {message}); the page shows why")
+    write_outputs(run, model, source, collection, cells, icons, labels, cell_px, examples,
+                  projector_points, seed)
     return Atlas(collection, points, cells, icons, labels, score)
 
 
-def write_atlas(run: RunLike, model: VisModel, source: ImageSource, collection: Collection,
-                cells: Cells, icons: np.ndarray, labels: list[list[str]], cell_px: int = 64,
-                examples: int = 4, projector_points: int = 2000, seed: int = 0) -> None:
-    """Writes `atlas.png`, the icons, example crops, `atlas.html` and the projector files."""
+def write_outputs(run: RunLike, model: VisModel, source: ImageSource, collection: Collection,
+                  cells: Cells, icons: Icons, labels: list[list[str]], cell_px: int = 64,
+                  examples: int = 4, projector_points: int = 2000, seed: int = 0) -> None:
+    """Writes `atlas.png`, the icons, example crops, `atlas.html` and the projector files.
+
+    `icons` must hold every cell's icon (`render_icons` not stopped).
+    """
     run = as_run(run)
     outputs = run.outputs
-    canvas = atlas_canvas(icons, cells, cell_px)
+    canvas = atlas_canvas(icons.images, cells, cell_px)
     outputs.png("atlas.png", canvas)
     outputs.summary_image("atlas", canvas)
     chosen = _examples(cells, examples, seed)
@@ -357,13 +428,13 @@ def write_atlas(run: RunLike, model: VisModel, source: ImageSource, collection: 
     tiles, offset = [], 0
     for cell, ((i, j), count, names, box) in enumerate(zip(cells.coordinates, cells.counts, labels,
                                                             _tile_boxes(cells, cell_px))):
-        icon = outputs.png(f"icons/cell_{i:03d}_{j:03d}.png", icons[cell])
+        icon = outputs.png(f"{ICONS}/cell_{i:03d}_{j:03d}.png", icons.images[cell])
         paths = []
         for k in range(len(chosen[cell])):
             paths.append(outputs.png(f"crops/cell_{i:03d}_{j:03d}_{k}.png", crops[offset + k]))
         offset += len(chosen[cell])
         tiles.append({"i": int(i), "j": int(j), "count": int(count), "classes": names,
-                      "left": box[0], "top": box[1], "width": box[2],
+                      "failed": icons.failures.get(cell, ""), "left": box[0], "top": box[1], "width": box[2],
                       "icon": icon.relative_to(run.logdir).as_posix(),
                       "examples": [p.relative_to(run.logdir).as_posix() for p in paths]})
     summary = (f"{model.name}, layer {collection.layer}: {len(collection.images)} activations, "
