@@ -19,7 +19,8 @@ The API is built so that any batch of objectives can be swept, not only channels
   rendered by `render_icons` through `render_items`.
 """
 
-from featviz.sweep.activation_atlas import Atlas, Icons, activation_atlas, atlas_canvas, render_icons
+from featviz.sweep.activation_atlas import Atlas, Icons, activation_atlas, render_icons
+from featviz.sweep.atlas_outputs import atlas_canvas
 from featviz.sweep.examples import Example, top_examples
 from featviz.sweep.executors import (Executor, ItemRenderer, ItemResult, LocalExecutor,
                                      LostItemError, RayExecutor)

@@ -21,7 +21,7 @@ import featviz as fv
 from featviz import configs
 from featviz.collection.layout import bin_layout, purity
 from featviz.sweep import MANIFEST, render_icons
-from featviz.sweep.activation_atlas import atlas_canvas, icon_scale
+from featviz.sweep.atlas_outputs import atlas_canvas, icon_scale
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SMALL = ["DemoImages.count = 240", "collect_activations.batch_size = 60", "activation_atlas.grid_size = 8",
