@@ -20,9 +20,10 @@ global pooling); `keras.applications` names are built without weights, so it wor
 outputs. Ctrl-C or SIGTERM stop the run at the end of the current step; what was finished is
 written, and the command exits non-zero with a one-line message.
 
-`atlas` is `run` for the `activation_atlas` job (the same gin parsing, run directory and
-signals), with `--images DIR` and `--layer NAME` as shorthands for its bindings. Rerunning into
-the same `--logdir` with `--overwrite` resumes: finished collection shards and icons are kept.
+`atlas` is `run` for the `activation_atlas` job (the same gin parsing and signals), with
+`--images DIR` and `--layer NAME` as shorthands for its bindings, into `runs/<config>/` like
+`sweep`: a rerun into a directory that holds an atlas's collection resumes (finished collection
+shards and icons are kept); `--overwrite` discards them and starts afresh.
 
 `sweep` parses gin the same way and runs the `sweep` job (`featviz.sweep`) into
 `runs/<config>/` (no time stamp: a rerun into the same directory is a resume, rendering only
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -116,14 +118,19 @@ def _stop_on_signals(stop: Any, what: str) -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
-def _run_job(args: argparse.Namespace, params: Sequence[str], call: Callable[[Path, Any], Any]) -> int:
-    """Parses gin, makes the run directory and runs `call(logdir, stop)` under the signal handlers."""
+def _run_job(args: argparse.Namespace, params: Sequence[str], call: Callable[[Path, Any], Any],
+             resumable: str | None = None) -> int:
+    """Parses gin, makes the run directory and runs `call(logdir, stop)` under the signal handlers.
+
+    With `resumable` (a file a resumable job leaves in its directory), the directory has no time
+    stamp and a rerun into one holding that file is allowed (see `_run_directory`)."""
     from featviz.jobs import save_operative_config
     from featviz.render import NonFiniteError, StopToken
 
     config = _config_file(args.config)
     _parse_gin([config, *map(_config_file, args.gin_file)], params)
-    logdir = _run_directory(config, args.logdir, args.overwrite)
+    logdir = _run_directory(config, args.logdir, args.overwrite, stamp=resumable is None,
+                            resumable=resumable)
     stop = StopToken()
     with _stop_on_signals(stop, "this step") as received:
         try:
@@ -150,13 +157,20 @@ def _command_run(args: argparse.Namespace) -> int:
 
 def _command_atlas(args: argparse.Namespace) -> int:
     from featviz.jobs import Run
-    from featviz.sweep import activation_atlas
+    from featviz.collection.collect import MANIFEST
+    from featviz.sweep import COLLECTION, ICONS, activation_atlas
+
+    def atlas(logdir: Path, stop: Any) -> None:
+        if args.overwrite:
+            # Starting afresh: the finished collection and icons are no longer kept.
+            for part in (COLLECTION, ICONS):
+                shutil.rmtree(logdir / part, ignore_errors=True)
+        activation_atlas(Run(logdir, stop))
 
     # The shorthands go after the config's bindings and before --gin_param, which may override them.
     params = [f"activation_atlas.{name} = {value!r}" for name, value in
               (("images", args.images), ("layer", args.layer)) if value is not None]
-    return _run_job(args, [*params, *args.gin_param],
-                    lambda logdir, stop: activation_atlas(Run(logdir, stop)))
+    return _run_job(args, [*params, *args.gin_param], atlas, resumable=f"{COLLECTION}/{MANIFEST}")
 
 
 def _command_sweep(args: argparse.Namespace) -> int:
@@ -263,7 +277,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
     parser.add_argument("--logdir", help="run directory (default: runs/<config>-<time>)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="allow writing into an existing non-empty --logdir (atlas: resume there)")
+                        help="allow writing into an existing non-empty --logdir (atlas: discard its collection and icons)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -133,3 +133,17 @@ def test_atlas_shorthands_bind_the_layer_and_the_images(tmp_path, capsys):
     missing = tmp_path / "no-such-folder"
     assert cli.main([*argv, "--images", str(missing)]) == 2
     assert f"image folder {str(missing)!r} does not exist" in capsys.readouterr().err
+
+
+def test_atlas_rerun_resumes_and_overwrite_starts_afresh(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["atlas", "demo_atlas", *[f"--gin_param={p}" for p in [*ATLAS_SMOKE, "DemoImages.count=16"]]]
+    assert cli.main(argv) == 0
+    run = tmp_path / "runs" / "demo_atlas"  # no time stamp: the next run finds it
+    shards = sorted((run / "collection").glob("*.npz"))
+    assert shards and (run / "icons" / "manifest.json").is_file()
+    written = {path: path.stat().st_mtime_ns for path in [*shards, run / "icons" / "manifest.json"]}
+    assert cli.main(argv) == 0  # a resume: nothing collected or rendered again
+    assert {path: path.stat().st_mtime_ns for path in written} == written
+    assert cli.main([*argv, "--overwrite"]) == 0
+    assert all(path.stat().st_mtime_ns != mtime for path, mtime in written.items())

@@ -19,8 +19,8 @@ The API is built so that any batch of objectives can be swept, not only channels
   rendered by `render_icons` through `render_items`.
 """
 
-from featviz.sweep.activation_atlas import Atlas, Icons, activation_atlas, render_icons
-from featviz.sweep.atlas_outputs import atlas_canvas
+from featviz.sweep.activation_atlas import COLLECTION, Atlas, Icons, activation_atlas, render_icons
+from featviz.sweep.atlas_outputs import ICONS, atlas_canvas
 from featviz.sweep.examples import Example, top_examples
 from featviz.sweep.executors import (Executor, ItemRenderer, ItemResult, LocalExecutor,
                                      LostItemError, RayExecutor)
@@ -29,7 +29,7 @@ from featviz.sweep.job import ATLAS, render_items, sweep, write_result
 from featviz.sweep.manifest import MANIFEST, ConfigMismatchError, Manifest, config_hash
 
 __all__ = [
-    "ATLAS", "MANIFEST", "Atlas", "ConfigMismatchError", "Example", "Executor", "Icons",
+    "ATLAS", "COLLECTION", "ICONS", "MANIFEST", "Atlas", "ConfigMismatchError", "Example", "Executor", "Icons",
     "ItemRenderer", "ItemResult", "LocalExecutor", "LostItemError", "Manifest", "RayExecutor",
     "WorkItem", "activation_atlas", "atlas_canvas", "blocks", "channel_items", "config_hash",
     "parse_grid", "render_icons", "render_items", "sweep", "top_examples", "write_result",

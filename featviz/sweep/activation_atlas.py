@@ -18,8 +18,8 @@ executor, recorded in `<run>/icons/manifest.json`) -> write (`featviz.sweep.atla
   `projector_config.pbtxt`) for a sample of the collected activations;
 - the atlas as a TensorBoard image.
 
-Rerun into the same directory (`--overwrite` on the command line) to resume: finished shards
-and icon items are kept; changed collection settings are refused with the differences, and
+Rerun into the same directory to resume (`featviz atlas` does when the directory holds a
+collection, `COLLECTION`): finished shards and icon items are kept; changed collection settings are refused with the differences, and
 icons are rendered again when their directions or their render settings changed.
 """
 
@@ -48,6 +48,8 @@ from featviz.sweep.atlas_outputs import ICONS, top_classes, write_outputs
 from featviz.sweep.manifest import MANIFEST, WHERE_TO_RUN, ConfigMismatchError, Manifest
 
 Layout = Callable[[np.ndarray], np.ndarray]
+# The run's subdirectory of collected activations (its manifest marks a resumable atlas run).
+COLLECTION = "collection"
 # The manifest's sweep-wide entry with the digest of the directions its items render.
 _DIRECTIONS = "directions"
 # Bindings that change the icons only through their directions (digested apart: any change
@@ -242,7 +244,7 @@ def activation_atlas(
     run = as_run(run)
     model, source = load_model(model), as_source(images)
     outputs = run.outputs
-    collection = collect_activations(model, source, layer, run.logdir / "collection", stop=run.stop,
+    collection = collect_activations(model, source, layer, run.logdir / COLLECTION, stop=run.stop,
                                      progress=lambda done, total: print(
                                          f"\ratlas: collected batch {done}/{total}", end="", flush=True))
     print(f"\ratlas: {len(collection.images)} activations of {collection.layer} from "
