@@ -14,6 +14,8 @@ progress, a float32 scalar in [0, 1) (step / steps), as a third argument: the lo
 The same deterministic transforms (`GaussianBlur`, `Zoom`) also serve as *between-step*
 operations through the `ScheduledTransform` callback.
 
+`RandomBlur` blurs each image by its own random sigma.
+
 Geometric transforms (`Jitter`, `Resize`, `RandomScale`, `RandomRotate`, `RandomAffine`, `Zoom`)
 also describe themselves, `resampling(batch, size, seed) -> Resampling`, as which input point
 each output pixel reads (drawing the same random values as their call). `compose`
@@ -327,6 +329,68 @@ class GaussianBlur:
         row = np.tile(kernel[None, :, None, None], (1, 1, channels, 1))
         blurred = tf.nn.depthwise_conv2d(padded, column, [1, 1, 1, 1], "VALID")
         return tf.nn.depthwise_conv2d(blurred, row, [1, 1, 1, 1], "VALID")
+
+
+def _blur_axis(padded: tf.Tensor, weights: tf.Tensor, axis: int, length: tf.Tensor) -> tf.Tensor:
+    """Per-image 1-D convolution along `axis` (1: rows, 2: columns) of images padded on it.
+
+    `weights` is [batch, taps]; output j reads padded j .. j + taps - 1, so `length` outputs.
+    A weighted sum of shifted slices: each image has its own kernel, which a depthwise
+    convolution (one kernel per channel, shared by the batch) cannot express.
+    """
+    taps = weights.shape[1]
+    total = 0.0
+    for tap in range(taps):
+        begin = [0, 0, 0, 0]
+        begin[axis] = tap
+        size = [-1, -1, -1, -1]
+        size[axis] = length
+        total += weights[:, tap, None, None, None] * tf.slice(padded, begin, size)
+    return total
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class RandomBlur:
+    """Gaussian blur with a standard deviation drawn per image, uniformly from `sigmas`.
+
+    Inside the step, a random blur removes the evidence a network could read from detail finer
+    than the blur: what survives it (outlines, parts, object shape) is what the image keeps
+    when the optimization can no longer rely on fine texture. xplique's standard
+    transformations (`features_visualizations/transformations.py`, `random_blur`) blur with one
+    sigma for the batch; here each image draws its own. Separable, with reflected borders; the
+    kernel's radius is three times the largest sigma.
+
+    Attributes:
+        sigmas: (low, high) standard deviations in pixels, 0 <= low <= high; 0 leaves an image
+            unchanged.
+    """
+
+    sigmas: tuple[float, float] = (0.5, 1.0)
+
+    def __post_init__(self) -> None:
+        sigmas = self.sigmas
+        if (isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sigmas)
+                or not 0 <= sigmas[0] <= sigmas[1]):
+            raise ValueError(f"RandomBlur sigmas must be a (low, high) pair with 0 <= low <= high "
+                             f"(pixels), got {sigmas!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """images [batch, height, width, channels] -> the same shape, each blurred by its sigma."""
+        low, high = (float(v) for v in self.sigmas)
+        if high == 0:
+            return images
+        radius = max(1, int(math.ceil(3 * high)))
+        sigma = _uniform(low, high, tf.shape(images)[0], seed)  # [batch]
+        offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+        # A sigma of 0 is the identity: all weight on the centre tap (the floor keeps exp finite).
+        weights = tf.exp(-0.5 * (offsets[None, :] / tf.maximum(sigma, 1e-3)[:, None]) ** 2)
+        weights /= tf.reduce_sum(weights, axis=1, keepdims=True)  # [batch, 2 radius + 1]
+        size = tf.shape(images)[1:3]
+        padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+        rows = _blur_axis(padded, weights, 1, size[0])
+        return _blur_axis(rows, weights, 2, size[1])
 
 
 @gin.register(module="featviz")
