@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="*", default=[])
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--runs", default=None, help="default: runs/blur/NAME")
-    parser.add_argument("--tile", type=int, default=112)
+    parser.add_argument("--tile", type=int, default=96, help="pixels per tile in the figure")
     args = parser.parse_args(argv)
     network = load_network(args.model, args.preprocess, None, args.size)
     judge = load_network(args.judge, args.judge_preprocess, None, args.size).model
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         text = "\n".join(lines) + "\n"
         (runs / "blur.md").write_text(text)
         path = Path(f"experiments/figures/recipe_blur_{network.name}.png")
-        kilobytes = figure(shown, CLASSES, path, args.tile) / 1024
+        kilobytes = figure(shown, CLASSES, path, args.tile, per_row=len(CLASSES)) / 1024
         print(text + f"figure: {path} ({kilobytes:.0f} KB)")
 
 
