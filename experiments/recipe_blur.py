@@ -5,14 +5,15 @@ xplique 1.3.3's standard transformations (`features_visualizations/transformatio
 `generate_standard_transformations`) end with `random_blur(sigma_range=(1.0, 1.1))` and view
 a 512-px canvas through crops of about a third of its side, resized to the network's input;
 its images stay recognizable on Lite1 where featviz's recipe draws fragmented fine texture.
-Each variant here changes one thing on top of the recipe, renders the tuning classes (lion,
-goldfinch, toucan, tree frog: disjoint from the report's) and is measured as in
+Each variant here changes one thing on top of the recipe before the blur ("before: no
+blur"), renders the tuning classes (lion, goldfinch, toucan, tree frog: disjoint from the
+report's) and is measured as in
 `experiments/quality_report.py` (`measure`: strong perturbations, target probability, top-5 by
 the other network, saturation, high-frequency share), with wall time and the machine's load.
 
     python -m experiments.recipe_blur --model ../shared/models/efficientnet_lite1_imagenet.keras \\
         --preprocess 127/128 --judge ../shared/models/mobilenet_025_imagenet.keras \\
-        --judge-preprocess mobilenet --variants recipe blur
+        --judge-preprocess mobilenet --variants "before: no blur" "recipe: blur 0-0.018"
     python -m experiments.recipe_blur ... --report   # table and figure from every cached variant
 
 Renders are cached per network and variant in `--runs` (`.npz`: images, wall time, load), so
@@ -30,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 import featviz as fv
 from experiments.quality_report import figure, load_network, measure, run_xplique
@@ -119,7 +121,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                                    **table[name]).run().images
         wall = time.perf_counter() - start
         if images.shape[1:3] != tuple(network.size):  # shown and measured at the input size
-            import tensorflow as tf
             images = tf.image.resize(images, network.size, method="area").numpy()
         row = measure(network.model, "classes", CLASSES, images, args.repeats, judge)
         row.update(wall_s=wall, load=(load + os.getloadavg()[0]) / 2, steps=args.steps)
