@@ -507,8 +507,67 @@ def targets(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+# Issue 18's paper estimate: VGG16's convolutional channels (13 layers: 2x64, 2x128, 3x256,
+# 6x512 = 4,224), each rendered for 256 steps.
+VGG16_CHANNELS, SWEEP_STEPS, MACHINES = 4224, 256, 8
+# A published GPU figure, since this machine has no GPU: VGG16 forward + backward (training) in
+# fp32 at batch 16, 224 px, 105.4 ms per batch on an AMD RX 6800 XT (PyTorch, ROCm 5.4.3; the
+# deep-learning-benchmark script of github.com/u39kun/deep-learning-benchmark, as posted in
+# gist.github.com/PIPIPIG233666/f5d93264dc3903ebece9ce05f3d0e9f0): 152 images/s. A featviz
+# step is a forward pass and an input gradient without the weight gradients, so a training
+# step bounds its cost from above.
+GPU_VGG16_TRAINING_IMAGES_PER_S = 16 / 0.1054
+
+
+def render_sweeps(records: list[dict], vgg16: dict | None) -> list[str]:
+    """The sweep section: channels per minute by backend and block size, and the VGG16 estimate."""
+    lines = ["## Sweeps (issue 18)", "",
+             "`python benchmarks/sweep_throughput.py demo-local demo-ray blocks mobilenet-local "
+             "mobilenet-ray --demo_steps 64`: the `sweep` job in-process into a fresh directory, "
+             "timed whole (model loading, tracing every block, rendering; for Ray the actors' start "
+             "too, not `ray.init`); Ray with `ray.init(num_cpus=2)` and two 1-CPU workers.", "",
+             "| run | backend | channels | steps | seconds | channels/min | load |",
+             "|---|---|---|---|---|---|---|"]
+    for record in records:
+        steps = next((b.split("=")[1] for b in record["params"] if b.startswith("Visualizer.steps")), "")
+        block = next((b.split("=")[1] for b in record["params"] if b.startswith("sweep.block_size")), "")
+        name = record["name"] + (f" (block {block})" if block and not record["name"].startswith("block") else "")
+        lines.append(f"| {name} | {record['backend']} | {record['channels']} | {steps} | "
+                     f"{record['seconds']:.1f} | {record['channels_per_minute']:.1f} | {record['load']:.1f} |")
+    by_name = {record["name"]: record for record in records}
+    lines.append("")
+    for model in ("demo", "mobilenet"):
+        local, ray = by_name.get(f"{model}-local"), by_name.get(f"{model}-ray")
+        if local and ray:
+            lines.append(f"- {model}: Ray takes {ray['seconds'] / local['seconds']:.2f}× the local "
+                         f"executor's time (target: under 1.10×).")
+    blocks = sorted((r for r in records if r["name"].startswith("block-")), key=lambda r: int(r["name"][6:]))
+    if blocks:
+        one = blocks[0]["channels_per_minute"]
+        lines.append("- block size: " + ", ".join(
+            f"{r['name'][6:]} → {r['channels_per_minute'] / one:.2f}×" for r in blocks)
+            + " the channels per minute of block 1.")
+    if vgg16 and "steps_table" in vgg16:
+        # Batch 1's default step: on this CPU larger batches do not raise VGG16's throughput.
+        ms = {row["name"]: row["ms"] for row in vgg16["steps_table"]}["default"]
+        hours = VGG16_CHANNELS * SWEEP_STEPS * ms / 1000 / 3600
+        local, remote = by_name.get("demo-local"), by_name.get("demo-ray")
+        ray = remote["seconds"] / local["seconds"] if local and remote else 1.0
+        gpu = VGG16_CHANNELS * SWEEP_STEPS / GPU_VGG16_TRAINING_IMAGES_PER_S / 3600
+        lines += ["", f"**VGG16, all {VGG16_CHANNELS:,} conv channels at {SWEEP_STEPS} steps** (paper "
+                  f"estimate): from VGG16's default step above ({ms:.0f} ms per image and step, "
+                  f"measured at {load_note(vgg16['load']['steps_table'])}), "
+                  f"one 2-core machine needs {hours:.0f} h ({hours / 24:.1f} days); {MACHINES} such "
+                  f"machines on Ray, at the demo's measured Ray/local ratio {ray:.2f}, "
+                  f"{hours / MACHINES * max(ray, 1.0):.1f} h; one GPU at most {gpu:.1f} h (VGG16 "
+                  f"training at {GPU_VGG16_TRAINING_IMAGES_PER_S:.0f} images/s on an AMD RX 6800 XT, "
+                  f"a published figure, see `GPU_VGG16_TRAINING_IMAGES_PER_S`; a featviz step costs "
+                  f"less than a training step, and featviz adds ≤ 5 % on VGG16)."]
+    return lines + [""]
+
+
 def render_report() -> str:
-    """RESULTS.md from the saved per-model results."""
+    """RESULTS.md from the saved per-model results (and the sweep measurements, if saved)."""
     sections, results = [], {}
     for name in MODELS:
         path = RESULTS / f"{name}.json"
@@ -518,11 +577,14 @@ def render_report() -> str:
         before = json.loads(before_path.read_text()) if before_path.exists() else None
         results[name] = json.loads(path.read_text())
         sections.append(render_model(results[name], before))
+    sweep_path = RESULTS / "sweep_throughput.jsonl"
+    sweeps = render_sweeps([json.loads(line) for line in sweep_path.read_text().splitlines() if line.strip()],
+                           results.get("vgg16")) if sweep_path.exists() else []
     intro = __doc__.split("\n\n", 1)[1].split("Models get random weights")[0].strip()
     return ("# Step-time benchmark results\n\nGenerated by `python benchmarks/bench_step.py "
             "--report` (or `--render` from `benchmarks/results/`); do not edit by hand.\n\n"
             + intro + "\n\n## Targets (issue 17)\n\n" + "\n".join(targets(results)) + "\n\n"
-            + "\n".join(sections))
+            + "\n".join(sections) + "\n" + "\n".join(sweeps))
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def measure(name: str, config: str, params: list[str], backend: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="+", choices=["demo-local", "demo-ray", "blocks", "mobilenet-local", "mobilenet-ray"])
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "sweep_throughput.jsonl"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sweep_throughput.jsonl"))
     parser.add_argument("--demo_steps", type=int, default=128)
     parser.add_argument("--mobilenet_steps", type=int, default=32)
     args = parser.parse_args()

@@ -7,7 +7,8 @@ TensorBoard, save images), and jobs turn a config into renders and written resul
 
 The layers, from the top (each imports only from below it; `lint-imports` checks this):
 `cli` -> `sweep` -> `jobs` -> `render` (the loop) -> `callbacks`, `recipes`, `operations` ->
-`analysis` -> `objectives`, `params`, `transforms` -> `models` -> `atlas` -> `io`, `demo`.
+`analysis`, `collection` -> `objectives`, `params`, `transforms` -> `models` -> `atlas` ->
+`io`, `demo`.
 
 >>> import featviz as fv
 >>> model = fv.load_model("demo")
@@ -21,6 +22,8 @@ from featviz.analysis.receptive_field import (ReceptiveField, center_position,
                                               receptive_field, receptive_fields)
 from featviz.callbacks import (Animation, Callback, CallbackList, GradientMagnitude, HistorySaver,
                                ImageSaver, ProgressBar, TensorBoard)
+from featviz.collection import Collection, DemoImages, ImageFolder, collect_activations
+from featviz.collection.layout import bin_layout, umap_layout
 from featviz.io import HSVAdjust, adjust_hsv, grid, load_image, rows_figure, save_png
 from featviz.jobs import (Accentuation, Caricature, Dream, accentuate, caricature, deepdream,
                           Activations, LayerRender, NeuronField, Outputs, Reconstruction, Run,
@@ -39,8 +42,8 @@ from featviz.params import (CPPN, Fourier, Maco, Parameterization, Pixel, Shared
                             Transparent, natural_spectrum)
 from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
-from featviz.sweep import (ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
-                           channel_items, render_items)
+from featviz.sweep import (Atlas, ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
+                           activation_atlas, channel_items, render_items)
 from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
                                 RandomAffine, RandomBlur, RandomCrop, RandomRotate, RandomScale, Resize,
                                 Zoom,
@@ -53,6 +56,7 @@ __all__ = [
     "frame_distances", "gram_similarity", "natural_spectrum",
     "ActivationMatch", "Activations", "ItemResult", "LocalExecutor", "Manifest", "RayExecutor",
     "WorkItem", "channel_items", "render_items", "Animation", "BetweenSteps", "Callback", "CallbackList",
+    "Atlas", "Collection", "DemoImages", "ImageFolder",
     "Channel", "ClassLogit", "ClassProbability", "Direction", "Downscale", "Features", "Fourier",
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
@@ -60,7 +64,9 @@ __all__ = [
     "ProgressBar", "RandomAffine", "RandomBlur", "RandomRotate", "RandomScale", "ReceptiveField",
     "Reconstruction", "Render", "Resize", "Restandardize", "Run", "ScheduledTransform", "StopToken",
     "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "Variant", "VisModel", "Visualizer",
-    "Zoom", "activation_grid", "activation_grids", "activation_maps", "adjust_hsv",
+    "Zoom", "activation_atlas", "activation_grid", "activation_grids", "activation_maps",
+    "adjust_hsv",
+    "bin_layout", "collect_activations", "umap_layout",
     "center_position", "channel_moments", "channel_objectives", "channel_sweep", "class_metrics",
     "class_objectives", "compose", "configs", "default_transforms", "effective_receptive_field",
     "effective_region", "evaluate", "gram_matrix", "grid", "layers_figure", "load_image",

@@ -1,4 +1,4 @@
-"""The `featviz` command line: `featviz run CONFIG`, `featviz sweep CONFIG`, `featviz layers MODEL`, `featviz configs`.
+"""The `featviz` command line: `featviz run CONFIG`, `featviz atlas CONFIG`, `featviz sweep CONFIG`, `featviz layers MODEL`, `featviz configs`.
 
 `run` takes a shipped config's bare name (`featviz run quickstart`, from any directory) or the
 path of a `.gin` file; `configs` lists the shipped ones with their header lines. Relative paths
@@ -20,6 +20,11 @@ global pooling); `keras.applications` names are built without weights, so it wor
 outputs. Ctrl-C or SIGTERM stop the run at the end of the current step; what was finished is
 written, and the command exits non-zero with a one-line message.
 
+`atlas` is `run` for the `activation_atlas` job (the same gin parsing and signals), with
+`--images DIR` and `--layer NAME` as shorthands for its bindings, into `runs/<config>/` like
+`sweep`: a rerun into a directory that holds an atlas's collection resumes (finished collection
+shards and icons are kept); `--overwrite` discards them and starts afresh.
+
 `sweep` parses gin the same way and runs the `sweep` job (`featviz.sweep`) into
 `runs/<config>/` (no time stamp: a rerun into the same directory is a resume, rendering only
 what is missing); `--layers`, `--backend`, `--address`, `--examples` and `--grid` override or
@@ -31,9 +36,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import shutil
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,18 +118,24 @@ def _stop_on_signals(stop: Any, what: str) -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
-def _command_run(args: argparse.Namespace) -> int:
-    from featviz.jobs import experiment, save_operative_config
+def _run_job(args: argparse.Namespace, params: Sequence[str], call: Callable[[Path, Any], Any],
+             resumable: str | None = None) -> int:
+    """Parses gin, makes the run directory and runs `call(logdir, stop)` under the signal handlers.
+
+    With `resumable` (a file a resumable job leaves in its directory), the directory has no time
+    stamp and a rerun into one holding that file is allowed (see `_run_directory`)."""
+    from featviz.jobs import save_operative_config
     from featviz.render import NonFiniteError, StopToken
 
     config = _config_file(args.config)
-    _parse_gin([config, *map(_config_file, args.gin_file)], args.gin_param)
-    logdir = _run_directory(config, args.logdir, args.overwrite)
+    _parse_gin([config, *map(_config_file, args.gin_file)], params)
+    logdir = _run_directory(config, args.logdir, args.overwrite, stamp=resumable is None,
+                            resumable=resumable)
     stop = StopToken()
     with _stop_on_signals(stop, "this step") as received:
         try:
             with gin.unlock_config():
-                experiment(str(logdir), stop=stop)
+                call(logdir, stop)
         except NonFiniteError as error:
             save_operative_config(logdir)
             print(f"featviz: {error}. Outputs so far are in {logdir}", file=sys.stderr)
@@ -135,6 +147,30 @@ def _command_run(args: argparse.Namespace) -> int:
         return _SIGNAL_EXIT[received[0]]
     print(f"featviz: done; outputs in {logdir} (tensorboard --logdir {logdir.parent})")
     return 0
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from featviz.jobs import experiment
+
+    return _run_job(args, args.gin_param, lambda logdir, stop: experiment(str(logdir), stop=stop))
+
+
+def _command_atlas(args: argparse.Namespace) -> int:
+    from featviz.jobs import Run
+    from featviz.collection.collect import MANIFEST
+    from featviz.sweep import COLLECTION, ICONS, activation_atlas
+
+    def atlas(logdir: Path, stop: Any) -> None:
+        if args.overwrite:
+            # Starting afresh: the finished collection and icons are no longer kept.
+            for part in (COLLECTION, ICONS):
+                shutil.rmtree(logdir / part, ignore_errors=True)
+        activation_atlas(Run(logdir, stop))
+
+    # The shorthands go after the config's bindings and before --gin_param, which may override them.
+    params = [f"activation_atlas.{name} = {value!r}" for name, value in
+              (("images", args.images), ("layer", args.layer)) if value is not None]
+    return _run_job(args, [*params, *args.gin_param], atlas, resumable=f"{COLLECTION}/{MANIFEST}")
 
 
 def _command_sweep(args: argparse.Namespace) -> int:
@@ -233,6 +269,17 @@ def _command_configs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments `run` and `atlas` share: the config, gin files and bindings, the run directory."""
+    parser.add_argument("config", help="a shipped config's name (see `featviz configs`) or a .gin file")
+    parser.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
+    parser.add_argument("--gin_param", action="append", default=[],
+                        help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
+    parser.add_argument("--logdir", help="run directory (default: runs/<config>-<time>)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow writing into an existing non-empty --logdir (atlas: discard its collection and icons)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `featviz` command."""
     parser = argparse.ArgumentParser(prog="featviz", description=__doc__.splitlines()[0])
@@ -247,13 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[common], help="run a gin-configured visualization")
-    run.add_argument("config", help="a shipped config's name (see `featviz configs`) or a .gin file")
-    run.add_argument("--gin_file", action="append", default=[], help="more .gin files, applied in order")
-    run.add_argument("--gin_param", action="append", default=[],
-                     help="a gin binding, e.g. --gin_param=\"Visualizer.steps=64\" (repeatable)")
-    run.add_argument("--logdir", help="run directory (default: runs/<config>-<time>)")
-    run.add_argument("--overwrite", action="store_true", help="allow writing into an existing non-empty --logdir")
+    _add_run_arguments(run)
     run.set_defaults(handler=_command_run)
+
+    atlas = commands.add_parser("atlas", parents=[common],
+                                help="an activation atlas of a layer over a folder of images")
+    _add_run_arguments(atlas)
+    atlas.add_argument("--images", help="folder of images (any Pillow format), for activation_atlas.images")
+    atlas.add_argument("--layer", help="layer to lay out, for activation_atlas.layer")
+    atlas.set_defaults(handler=_command_atlas)
 
     sweep = commands.add_parser("sweep", parents=[common],
                                 help="render every channel of chosen layers into an atlas, resumably")

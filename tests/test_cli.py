@@ -9,10 +9,12 @@ import pytest
 from featviz import cli, configs
 
 ALL_CONFIGS = sorted(configs.DIRECTORY.glob("*.gin"))
-# `featviz sweep` configs (*_sweep.gin) are smoke-run by `featviz sweep`, the others by `featviz run`.
-CONFIGS = [path for path in ALL_CONFIGS if not path.stem.endswith("_sweep")]
+# `featviz sweep` configs (*_sweep.gin) are smoke-run by `featviz sweep`, activation atlas
+# configs (*_atlas.gin) as a small atlas, the others for two steps, all three by bare name.
+CONFIGS = [path for path in ALL_CONFIGS if not path.stem.endswith(("_sweep", "_atlas"))]
 SWEEP_CONFIGS = [pytest.param(path, marks=pytest.mark.slow) if path.name == "imagenet_sweep.gin" else path
                  for path in ALL_CONFIGS if path.stem.endswith("_sweep")]
+ATLAS_CONFIGS = [path for path in ALL_CONFIGS if path.stem.endswith("_atlas")]
 # Configs that build a 224-pixel keras.applications network (VGG16) take most of a minute each.
 _LONG = ("vgg16_classes.gin", "vgg16_reconstruct.gin", "imagenet_classes.gin", "imagenet_channels.gin")
 CONFIG_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if path.name in _LONG else path
@@ -103,3 +105,45 @@ def test_help_lists_the_subcommands(capsys):
         cli.main(["--help"])
     out = capsys.readouterr().out
     assert "run" in out and "layers" in out
+
+
+# The atlas smoke runs: a few images, a 3x3 grid, 2 icon steps, on random weights offline.
+ATLAS_SMOKE = ["collect_activations.positions_per_image=4", "activation_atlas.grid_size=3",
+               "Visualizer.steps=2", "activation_atlas.projector_points=20", *OFFLINE]
+ATLAS_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if "imagenet" in path.name else path
+                for path in ATLAS_CONFIGS]
+
+
+@pytest.mark.parametrize("config", ATLAS_PARAMS, ids=lambda p: p.name)
+def test_every_shipped_atlas_config_runs_by_bare_name(config, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the imagenet config's images/ is found beside the config
+    params = [*ATLAS_SMOKE, "DemoImages.count=40"] if "demo" in config.name else [
+        *ATLAS_SMOKE, "collect_activations.batch_size=2"]
+    assert _run(tmp_path, config.stem, *[f"--gin_param={p}" for p in params]) == 0
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"atlas.png", "atlas.html", "layout.npz", "cells.csv", "projector", "operative_config.gin"} <= names
+    if "imagenet" in config.name:
+        assert "(1 skipped)" in capsys.readouterr().out  # featviz/configs/images/README.md
+
+
+def test_atlas_shorthands_bind_the_layer_and_the_images(tmp_path, capsys):
+    argv = ["atlas", "demo_atlas", "--logdir", str(tmp_path / "run"), "--overwrite"]
+    assert cli.main([*argv, "--layer", "conv9"]) == 2
+    assert "has no layer 'conv9'" in capsys.readouterr().err
+    missing = tmp_path / "no-such-folder"
+    assert cli.main([*argv, "--images", str(missing)]) == 2
+    assert f"image folder {str(missing)!r} does not exist" in capsys.readouterr().err
+
+
+def test_atlas_rerun_resumes_and_overwrite_starts_afresh(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["atlas", "demo_atlas", *[f"--gin_param={p}" for p in [*ATLAS_SMOKE, "DemoImages.count=16"]]]
+    assert cli.main(argv) == 0
+    run = tmp_path / "runs" / "demo_atlas"  # no time stamp: the next run finds it
+    shards = sorted((run / "collection").glob("*.npz"))
+    assert shards and (run / "icons" / "manifest.json").is_file()
+    written = {path: path.stat().st_mtime_ns for path in [*shards, run / "icons" / "manifest.json"]}
+    assert cli.main(argv) == 0  # a resume: nothing collected or rendered again
+    assert {path: path.stat().st_mtime_ns for path in written} == written
+    assert cli.main([*argv, "--overwrite"]) == 0
+    assert all(path.stat().st_mtime_ns != mtime for path, mtime in written.items())

@@ -30,19 +30,23 @@ def test_the_wheel_runs_the_quickstart_from_an_empty_directory(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"featviz/configs/{path.name}" for path in configs.DIRECTORY.glob("*.gin")}
     images = {f"featviz/configs/images/{path.name}" for path in configs.IMAGES.iterdir()}
-    templates = {f"featviz/atlas/templates/{name}.html" for name in ("base", "index", "group", "unit")}
+    pages = ("base", "index", "group", "unit", "activation_atlas")
+    templates = {f"featviz/atlas/templates/{name}.html" for name in pages}
     assert shipped | images | templates | {"_featviz_console.py", "featviz/data/demo_model.keras"} <= names
     assert not [name for name in names if name.startswith(("tests/", "notebooks/", "experiments/"))]
 
+    # No PYTHONPATH (the checkout must not be found: with the egg-info the build leaves in it, pip
+    # would even take featviz for installed and install nothing) and no TF_CPP_MIN_LOG_LEVEL
+    # (start-up stays quiet).
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
     # A fresh environment that reuses the installed dependencies (TensorFlow, gin, ...).
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=tmp_path)
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--quiet", str(wheel)], cwd=tmp_path)
+    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=tmp_path, env=env)
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--quiet", str(wheel)],
+         cwd=tmp_path, env=env)
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    # No PYTHONPATH (the checkout must not be found) and no TF_CPP_MIN_LOG_LEVEL (start-up stays quiet).
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
     featviz = str(venv / "bin" / "featviz")
     listing = _run([featviz, "configs"], cwd=empty, env=env)
     assert f"(in {venv}" in listing.stdout, listing.stdout  # the installed package's own configs

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import jinja2
 
-from featviz.io import atomic_write, slug
+from featviz.atlas.pages import page_environment, write_page
+from featviz.io import slug
 
 # Size of the loss-curve plot in SVG user units.
 _CURVE_WIDTH, _CURVE_HEIGHT = 400, 120
@@ -102,17 +103,11 @@ def _curve_points(losses: Sequence[float]) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    # autoescape=True for every template: names come from users' models and files.
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("featviz.atlas", "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined,
-                                     trim_blocks=True, lstrip_blocks=True)
+    """The pages' environment with the loss-curve helpers the unit pages use."""
+    environment = page_environment()
     environment.globals.update(curve_points=_curve_points, curve_width=_CURVE_WIDTH,
                                curve_height=_CURVE_HEIGHT)
     return environment
-
-
-def _write(directory: Path, page: str, html: str) -> Path:
-    return atomic_write(directory / page, lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))
 
 
 def write_atlas(directory: str | os.PathLike, title: str, groups: Sequence[GroupPage],
@@ -131,12 +126,12 @@ def write_atlas(directory: str | os.PathLike, title: str, groups: Sequence[Group
     """
     directory = Path(directory)
     environment = _environment()
-    index = _write(directory, "index.html", environment.get_template("index.html").render(
-        title=title, groups=groups, config=config, root=""))
+    index = write_page(directory / "index.html", "index.html", environment, title=title,
+                       groups=groups, config=config, root="")
     for group in groups:
-        _write(directory, group.page, environment.get_template("group.html").render(
-            title=title, group=group, root="../"))
+        write_page(directory / group.page, "group.html", environment, title=title, group=group,
+                   root="../")
         for unit in group.units:
-            _write(directory, unit.page, environment.get_template("unit.html").render(
-                title=title, group=group, unit=unit, config=config, root="../../"))
+            write_page(directory / unit.page, "unit.html", environment, title=title, group=group,
+                       unit=unit, config=config, root="../../")
     return index

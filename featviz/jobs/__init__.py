@@ -8,6 +8,8 @@ goes through `run.outputs`. The jobs: `visualize` (one run, the default), `chann
 `activation_grids` (a layer's activation maps on an image), `reconstruct` (an image from
 each layer's features), and from photographs `deepdream` (with octaves), `caricature` and
 `accentuate` (feature accentuation over a folder). A new job is a gin-registered function of this shape in a module here.
+Jobs that render many batches as resumable work items (`sweep`, `activation_atlas`) live one
+layer up, in `featviz.sweep`.
 """
 
 from featviz.jobs.activations import Activations, activation_grid, activation_grids, activation_maps

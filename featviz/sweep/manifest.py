@@ -8,8 +8,8 @@ written again by the next run. Only the process that runs the sweep writes here 
 their renders to it), so there is one writer.
 
 The config hash covers every gin binding except those that say where and which units to run
-(`WHERE_TO_RUN`): a rerun with more layers, channels or seeds extends a sweep, another recipe
-is refused.
+(`WHERE_TO_RUN`, or the `ignore` prefixes a job gives): a rerun with more layers, channels or
+seeds extends a sweep, another recipe is refused.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ def _bindings(config: str) -> list[str]:
     return ["\n".join(lines) for lines in bindings]
 
 
-def config_hash(config: str) -> str:
-    """A digest of a gin config text (`gin.config_str()`), without the `WHERE_TO_RUN` bindings."""
-    kept = [b for b in _bindings(config) if not b.split("=")[0].strip().startswith(WHERE_TO_RUN)]
+def config_hash(config: str, ignore: tuple[str, ...] = WHERE_TO_RUN) -> str:
+    """A digest of a gin config text (`gin.config_str()`), without the bindings whose selector
+    starts with one of `ignore` (by default `WHERE_TO_RUN`)."""
+    kept = [b for b in _bindings(config) if not b.split("=")[0].strip().startswith(ignore)]
     return hashlib.sha256("\n".join(sorted(kept)).encode()).hexdigest()[:16]
 
 
@@ -58,16 +59,18 @@ class Manifest:
         directory: the sweep directory.
         model: the model's name.
         config: the sweep's gin config text (`gin.config_str()`).
+        ignore: selector prefixes of the bindings the config hash leaves out.
 
     Raises:
         ConfigMismatchError: the directory's manifest was written for another model or
             config hash; the message names both and how to proceed.
     """
 
-    def __init__(self, directory: str | os.PathLike, model: str, config: str) -> None:
+    def __init__(self, directory: str | os.PathLike, model: str, config: str,
+                 ignore: tuple[str, ...] = WHERE_TO_RUN) -> None:
         self.path = Path(directory) / MANIFEST
         self.model = model
-        self.config_hash = config_hash(config)
+        self.config_hash = config_hash(config, ignore)
         self._data: dict[str, Any] = {"model": model, "config_hash": self.config_hash, "items": {}}
         if self.path.exists():
             stored = json.loads(self.path.read_text())

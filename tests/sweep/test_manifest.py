@@ -25,6 +25,9 @@ def test_the_hash_ignores_which_layers_and_where_but_not_the_recipe():
     assert config_hash(CONFIG) != config_hash(CONFIG.replace("steps = 128", "steps = 64"))
     assert config_hash(CONFIG) != config_hash(CONFIG.replace("@Jitter()", "@Zoom()"))
     assert config_hash(CONFIG) != config_hash(CONFIG.replace("block_size = 16", "block_size = 4"))
+    # A job names what its renders do not depend on.
+    smaller = CONFIG.replace("block_size = 16", "block_size = 4")
+    assert config_hash(CONFIG, ignore=("sweep.",)) == config_hash(smaller, ignore=("sweep.",))
 
 
 def test_a_directory_refuses_another_config_or_model_and_keeps_its_entries(tmp_path):
