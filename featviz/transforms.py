@@ -331,24 +331,6 @@ class GaussianBlur:
         return tf.nn.depthwise_conv2d(blurred, row, [1, 1, 1, 1], "VALID")
 
 
-def _blur_axis(padded: tf.Tensor, weights: tf.Tensor, axis: int, length: tf.Tensor) -> tf.Tensor:
-    """Per-image 1-D convolution along `axis` (1: rows, 2: columns) of images padded on it.
-
-    `weights` is [batch, taps]; output j reads padded j .. j + taps - 1, so `length` outputs.
-    A weighted sum of shifted slices: each image has its own kernel, which a depthwise
-    convolution (one kernel per channel, shared by the batch) cannot express.
-    """
-    taps = weights.shape[1]
-    total = 0.0
-    for tap in range(taps):
-        begin = [0, 0, 0, 0]
-        begin[axis] = tap
-        size = [-1, -1, -1, -1]
-        size[axis] = length
-        total += weights[:, tap, None, None, None] * tf.slice(padded, begin, size)
-    return total
-
-
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True)
 class RandomBlur:
@@ -382,15 +364,24 @@ class RandomBlur:
         if high == 0:
             return images
         radius = max(1, int(math.ceil(3 * high)))
-        sigma = _uniform(low, high, tf.shape(images)[0], seed)  # [batch]
+        batch, channels = tf.shape(images)[0], images.shape[-1]
+        sigma = _uniform(low, high, batch, seed)  # [batch]
         offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
         # A sigma of 0 is the identity: all weight on the centre tap (the floor keeps exp finite).
         weights = tf.exp(-0.5 * (offsets[None, :] / tf.maximum(sigma, 1e-3)[:, None]) ** 2)
         weights /= tf.reduce_sum(weights, axis=1, keepdims=True)  # [batch, 2 radius + 1]
-        size = tf.shape(images)[1:3]
+        # One kernel per image: fold the batch into the channels ([1, h, w, batch * channels])
+        # so that one depthwise convolution per axis applies each image's own kernel.
+        kernels = tf.transpose(tf.repeat(weights, channels, axis=0))  # [taps, batch * channels]
+        size = tf.shape(images)[1:3] + 2 * radius
         padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
-        rows = _blur_axis(padded, weights, 1, size[0])
-        return _blur_axis(rows, weights, 2, size[1])
+        folded = tf.reshape(tf.transpose(padded, [1, 2, 0, 3]), [1, size[0], size[1], -1])
+        folded = tf.nn.depthwise_conv2d(folded, tf.reshape(kernels, [-1, 1, batch * channels, 1]),
+                                        [1, 1, 1, 1], "VALID")
+        folded = tf.nn.depthwise_conv2d(folded, tf.reshape(kernels, [1, -1, batch * channels, 1]),
+                                        [1, 1, 1, 1], "VALID")
+        height, width = size[0] - 2 * radius, size[1] - 2 * radius
+        return tf.transpose(tf.reshape(folded, [height, width, batch, channels]), [2, 0, 1, 3])
 
 
 @gin.register(module="featviz")
