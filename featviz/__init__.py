@@ -45,7 +45,8 @@ from featviz.render import NonFiniteError, Render, StopToken, Visualizer
 from featviz.sweep import (Atlas, ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
                            activation_atlas, channel_items, render_items)
 from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
-                                RandomAffine, RandomCrop, RandomRotate, RandomScale, Resize, Zoom,
+                                RandomAffine, RandomBlur, RandomCrop, RandomRotate, RandomScale, Resize,
+                                Zoom,
                                 compose, standard_transforms)
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
     "FunctionObjective", "GaussianBlur", "HSVAdjust", "HistorySaver", "ImageSaver", "Jitter",
     "L2", "LOGITS", "LayerActivation", "LayerRender", "Neuron", "NeuronField", "NonFiniteError",
     "NormalizeGradient", "Objective", "Outputs", "Pad", "Parameterization", "Pixel",
-    "ProgressBar", "RandomAffine", "RandomRotate", "RandomScale", "ReceptiveField",
+    "ProgressBar", "RandomAffine", "RandomBlur", "RandomRotate", "RandomScale", "ReceptiveField",
     "Reconstruction", "Render", "Resize", "Restandardize", "Run", "ScheduledTransform", "StopToken",
     "StyleMatch", "Sum", "TensorBoard", "TotalVariation", "Variant", "VisModel", "Visualizer",
     "Zoom", "activation_atlas", "activation_grid", "activation_grids", "activation_maps",

@@ -14,6 +14,8 @@ progress, a float32 scalar in [0, 1) (step / steps), as a third argument: the lo
 The same deterministic transforms (`GaussianBlur`, `Zoom`) also serve as *between-step*
 operations through the `ScheduledTransform` callback.
 
+`RandomBlur` blurs each image by its own random sigma.
+
 Geometric transforms (`Jitter`, `Resize`, `RandomScale`, `RandomRotate`, `RandomAffine`, `Zoom`)
 also describe themselves, `resampling(batch, size, seed) -> Resampling`, as which input point
 each output pixel reads (drawing the same random values as their call). `compose`
@@ -327,6 +329,59 @@ class GaussianBlur:
         row = np.tile(kernel[None, :, None, None], (1, 1, channels, 1))
         blurred = tf.nn.depthwise_conv2d(padded, column, [1, 1, 1, 1], "VALID")
         return tf.nn.depthwise_conv2d(blurred, row, [1, 1, 1, 1], "VALID")
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class RandomBlur:
+    """Gaussian blur with a standard deviation drawn per image, uniformly from `sigmas`.
+
+    Inside the step, a random blur removes the evidence a network could read from detail finer
+    than the blur: what survives it (outlines, parts, object shape) is what the image keeps
+    when the optimization can no longer rely on fine texture. xplique's standard
+    transformations (`features_visualizations/transformations.py`, `random_blur`) blur with one
+    sigma for the batch; here each image draws its own. Separable, with reflected borders; the
+    kernel's radius is three times the largest sigma.
+
+    Attributes:
+        sigmas: (low, high) standard deviations in pixels, 0 <= low <= high; 0 leaves an image
+            unchanged.
+    """
+
+    sigmas: tuple[float, float] = (0.5, 1.0)
+
+    def __post_init__(self) -> None:
+        sigmas = self.sigmas
+        if (isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sigmas)
+                or not 0 <= sigmas[0] <= sigmas[1]):
+            raise ValueError(f"RandomBlur sigmas must be a (low, high) pair with 0 <= low <= high "
+                             f"(pixels), got {sigmas!r}")
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """images [batch, height, width, channels] -> the same shape, each blurred by its sigma."""
+        low, high = (float(v) for v in self.sigmas)
+        if high == 0:
+            return images
+        radius = max(1, int(math.ceil(3 * high)))
+        batch, channels = tf.shape(images)[0], images.shape[-1]
+        sigma = _uniform(low, high, batch, seed)  # [batch]
+        offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+        # A sigma of 0 is the identity: all weight on the centre tap (the floor keeps exp finite).
+        weights = tf.exp(-0.5 * (offsets[None, :] / tf.maximum(sigma, 1e-3)[:, None]) ** 2)
+        weights /= tf.reduce_sum(weights, axis=1, keepdims=True)  # [batch, 2 radius + 1]
+        # One kernel per image: fold the batch into the channels ([1, h, w, batch * channels])
+        # so that one depthwise convolution per axis applies each image's own kernel.
+        kernels = tf.transpose(tf.repeat(weights, channels, axis=0))  # [taps, batch * channels]
+        size = tf.shape(images)[1:3] + 2 * radius
+        padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+        folded = tf.reshape(tf.transpose(padded, [1, 2, 0, 3]), [1, size[0], size[1], -1])
+        folded = tf.nn.depthwise_conv2d(folded, tf.reshape(kernels, [-1, 1, batch * channels, 1]),
+                                        [1, 1, 1, 1], "VALID")
+        folded = tf.nn.depthwise_conv2d(folded, tf.reshape(kernels, [1, -1, batch * channels, 1]),
+                                        [1, 1, 1, 1], "VALID")
+        height, width = size[0] - 2 * radius, size[1] - 2 * radius
+        return tf.transpose(tf.reshape(folded, [height, width, batch, channels]), [2, 0, 1, 3])
 
 
 @gin.register(module="featviz")

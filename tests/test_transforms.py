@@ -34,6 +34,43 @@ def test_blur_keeps_constant_images_and_zero_sigma_is_identity():
     assert fv.GaussianBlur(0.0)(noise, SEED) is noise
 
 
+def _sigma_of_centre(centre: float, low: float, high: float, radius: int) -> float:
+    """The sigma in [low, high] whose blurred impulse has `centre` at its peak (bisection: the
+    peak falls as sigma grows)."""
+    for _ in range(60):
+        middle = (low + high) / 2
+        peak = gaussian_kernel(middle, radius)[radius] ** 2
+        low, high = (middle, high) if peak > centre else (low, middle)
+    return (low + high) / 2
+
+
+def test_random_blur_blurs_each_image_by_its_own_sigma_from_the_range():
+    # A batch of impulses: image i blurred by sigma_i is the outer product of sigma_i's kernel.
+    images = np.zeros((6, 25, 25, 1), np.float32)
+    images[:, 12, 12, 0] = 1.0
+    blurred = fv.RandomBlur((0.5, 2.0))(tf.constant(images), SEED).numpy()[..., 0]
+    np.testing.assert_allclose(blurred.sum(axis=(1, 2)), 1.0, atol=1e-5)
+    sigmas = [_sigma_of_centre(centre, 0.5, 2.0, radius=6) for centre in blurred[:, 12, 12]]
+    for image, sigma in zip(blurred, sigmas):
+        kernel = gaussian_kernel(sigma, 6)
+        np.testing.assert_allclose(image[6:19, 6:19], np.outer(kernel, kernel), atol=2e-4)
+    assert np.ptp(sigmas) > 0.3  # drawn per image, not once for the batch
+    again = fv.RandomBlur((0.5, 2.0))(tf.constant(images), SEED).numpy()[..., 0]
+    np.testing.assert_array_equal(blurred, again)
+
+
+def test_random_blur_keeps_constants_and_sizes_and_a_fixed_sigma_is_gaussian_blur():
+    noise = tf.random.stateless_uniform([3, 17, 20, 3], seed=[0, 0])
+    np.testing.assert_allclose(fv.RandomBlur((1.5, 1.5))(noise, SEED).numpy(),
+                               fv.GaussianBlur(1.5)(noise).numpy(), atol=1e-6)
+    constant = tf.fill([2, 24, 24, 3], 0.3)
+    np.testing.assert_allclose(fv.RandomBlur((0.0, 3.0))(constant, SEED).numpy(), 0.3, atol=1e-6)
+    np.testing.assert_allclose(fv.RandomBlur((0.0, 0.0))(noise, SEED).numpy(), noise.numpy())
+    for sigmas in [(2.0, 1.0), (-1.0, 1.0), 1.0, ("a", 1.0)]:
+        with pytest.raises(ValueError, match="RandomBlur sigmas must be a"):
+            fv.RandomBlur(sigmas)
+
+
 def test_jitter_crops_and_depends_only_on_the_seed():
     images = tf.random.stateless_uniform([2, 32, 32, 3], seed=[0, 0])
     jitter = fv.Jitter(4)
@@ -54,7 +91,7 @@ def test_zoom_scales_about_the_centre_by_exactly_the_factor():
 
 @pytest.mark.parametrize("transform", [
     fv.Pad(4), fv.RandomScale((0.5, 1.5)), fv.RandomRotate((-30, 30)), fv.Jitter(3),
-    fv.RandomAffine((0.7, 1.4), (-20, 20), 0.1),
+    fv.RandomAffine((0.7, 1.4), (-20, 20), 0.1), fv.RandomBlur((0.5, 1.5)),
 ], ids=repr)
 def test_random_transforms_are_differentiable(transform):
     images = tf.Variable(tf.random.stateless_uniform([1, 24, 24, 3], seed=[0, 0]))

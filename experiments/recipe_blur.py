@@ -1,0 +1,156 @@
+"""Issue 13 on EfficientNet-Lite1: does a random blur inside the step (or zoomed-in crops) make
+class images survive blur and scale, i.e. draw object shape instead of fine texture?
+
+xplique 1.3.3's standard transformations (`features_visualizations/transformations.py`,
+`generate_standard_transformations`) end with `random_blur(sigma_range=(1.0, 1.1))` and view
+a 512-px canvas through crops of about a third of its side, resized to the network's input;
+its images stay recognizable on Lite1 where featviz's recipe draws fragmented fine texture.
+Each variant here changes one thing on top of the recipe before the blur ("before: no
+blur"), renders the tuning classes (lion, goldfinch, toucan, tree frog: disjoint from the
+report's) and is measured as in
+`experiments/quality_report.py` (`measure`: strong perturbations, target probability, top-5 by
+the other network, saturation, high-frequency share), with wall time and the machine's load.
+
+    python -m experiments.recipe_blur --model ../shared/models/efficientnet_lite1_imagenet.keras \\
+        --preprocess 127/128 --judge ../shared/models/mobilenet_025_imagenet.keras \\
+        --judge-preprocess mobilenet --variants "before: no blur" "recipe: blur 0-0.018"
+    python -m experiments.recipe_blur ... --report   # table and figure from every cached variant
+
+Renders are cached per network and variant in `--runs` (`.npz`: images, wall time, load), so
+variants can be run one command at a time on a shared machine; `--report` writes
+`<runs>/blur.md` and `experiments/figures/recipe_blur_<network>.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import featviz as fv
+from experiments.quality_report import figure, load_network, measure, run_xplique
+from featviz import recipes
+
+CLASSES = ["lion", "goldfinch", "toucan", "tree_frog"]
+# The reference: xplique 1.3.3 at its defaults (`quality_report.run_xplique`).
+XPLIQUE = "xplique default"
+
+
+def _blur(size: tuple[int, int], low: float, high: float) -> fv.RandomBlur:
+    """A `RandomBlur` whose sigmas are fractions of the image's shorter side."""
+    side = min(size)
+    return fv.RandomBlur((low * side, high * side))
+
+
+def _cache(runs: Path, name: str) -> Path:
+    return runs / (name.replace("/", "_") + ".npz")
+
+
+def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, dict]:
+    """Name -> Visualizer arguments for renders of `size` on a network fed `input_size`.
+
+    "before" is the recipe before this change (no blur); every other variant adds one thing
+    to it; "recipe" is `featviz.recipes` as it now is (the blur of "blur 0-0.018").
+    """
+    def unblurred(canvas: tuple[int, int], **kwargs) -> list:
+        return recipes.default_transforms(canvas, blur=(0.0, 0.0), **kwargs)[1:]
+
+    large = (2 * size[0], 2 * size[1])
+    return {
+        XPLIQUE: {},
+        "before: no blur": dict(transforms=unblurred(size)),
+        # xplique's sigma 1.0-1.1 px sits on its 512-px canvas, seen through ~176-px crops
+        # resized to 224: about 1.3 px at the network's input, 0.006 of its side. Drawn per
+        # image from 0.0045-0.009 of the side (1-2 px at 224), before the zoom.
+        "blur 0.0045-0.009": dict(transforms=[_blur(size, 0.0045, 0.009), *unblurred(size)]),
+        "blur 0.009-0.018": dict(transforms=[_blur(size, 0.009, 0.018), *unblurred(size)]),
+        # Strong blur only (2-4 px) drew shapes but the unblurred images lost their class:
+        # draw from no blur to strong, per image.
+        "blur 0.0045-0.018": dict(transforms=[_blur(size, 0.0045, 0.018), *unblurred(size)]),
+        "recipe: blur 0-0.018": {},
+        # A flatter spectrum drew more, smaller objects on Lite1 but with 2.5-10x the fine grain
+        # (README_quality); does the blur inside the step take the gradient off the finest detail?
+        "blur 0.0045-0.009, 1/f": dict(
+            param=fv.Fourier(size, decay_power=1.0, contrast=recipes.CONTRAST),
+            transforms=[_blur(size, 0.0045, 0.009), *unblurred(size)]),
+        # Zoomed-in views only: the network sees 40-100% of the image, as xplique's crops.
+        "blur 0.0045-0.009, crops": dict(transforms=[_blur(size, 0.0045, 0.009),
+                                                     *unblurred(size, scales=(1.0, 2.5))]),
+        # A canvas twice the input, seen through crops of 31-80% of it resized to the input
+        # (xplique: ~34%), blurred at the network's input resolution, after the resize.
+        "448 canvas, crops, blur 0.0045-0.009": dict(
+            param=recipes.default_param(large),
+            transforms=[*unblurred(large, scales=(1.25, 3.2)), fv.Resize(input_size),
+                        _blur(input_size, 0.0045, 0.009)]),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Renders the given variants (cached), or writes the table and figure (`--report`)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--preprocess", default=None)
+    parser.add_argument("--judge", required=True)
+    parser.add_argument("--judge-preprocess", default=None)
+    parser.add_argument("--size", type=int, default=224, help="render size for free-size networks")
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--variants", nargs="*", default=[])
+    parser.add_argument("--report", action="store_true")
+    parser.add_argument("--runs", default=None, help="default: runs/blur/NAME")
+    parser.add_argument("--tile", type=int, default=96, help="pixels per tile in the figure")
+    args = parser.parse_args(argv)
+    network = load_network(args.model, args.preprocess, None, args.size)
+    judge = load_network(args.judge, args.judge_preprocess, None, args.size).model
+    runs = Path(args.runs or f"runs/blur/{network.name}")
+    runs.mkdir(parents=True, exist_ok=True)
+    table = variants(network.size, network.size)
+    for name in args.variants:
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        if name == XPLIQUE:
+            images = run_xplique(network, "classes", CLASSES, args.steps)
+        else:
+            images = fv.Visualizer(network.model, fv.class_objectives(CLASSES), steps=args.steps,
+                                   **table[name]).run().images
+        wall = time.perf_counter() - start
+        if images.shape[1:3] != tuple(network.size):  # shown and measured at the input size
+            images = tf.image.resize(images, network.size, method="area").numpy()
+        row = measure(network.model, "classes", CLASSES, images, args.repeats, judge)
+        row.update(wall_s=wall, load=(load + os.getloadavg()[0]) / 2, steps=args.steps)
+        np.savez(_cache(runs, name), images=images, row=json.dumps(row))
+        print(f"{name}: {json.dumps(row)}", flush=True)
+    if args.report:
+        lines = ["| variant | steps | still top-1 after perturbation | rescale | rotate | crop60 "
+                 "| blur | target probability | other network's top-5 | mean saturation "
+                 "| saturation > 0.8 | power above half-Nyquist | wall time (load) |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        shown = {}
+        for name in table:
+            path = _cache(runs, name)
+            if not path.exists():
+                continue
+            cached = np.load(path)
+            row = json.loads(str(cached["row"]))
+            shown[name.replace(", ", ",\n", 1)] = cached["images"]
+            lines.append(
+                f"| {name} | {row['steps']} | {row['robust']:.0%} | {row['rescale']:.0%} "
+                f"| {row['rotate']:.0%} | {row['crop60']:.0%} | {row['blur']:.0%} "
+                f"| {row['probability']:.2f} | {row['judge_top5']:.0%} | {row['saturation']:.2f} "
+                f"| {row['saturated']:.3f} | {row['high_frequency']:.3f} "
+                f"| {row['wall_s']:.0f} s ({row['load']:.1f}) |")
+        text = "\n".join(lines) + "\n"
+        (runs / "blur.md").write_text(text)
+        path = Path(f"experiments/figures/recipe_blur_{network.name}.png")
+        kilobytes = figure(shown, CLASSES, path, args.tile, per_row=len(CLASSES)) / 1024
+        print(text + f"figure: {path} ({kilobytes:.0f} KB)")
+
+
+if __name__ == "__main__":
+    main()
