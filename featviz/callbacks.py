@@ -230,8 +230,10 @@ class TensorBoard(Callback):
             def write(steps: tf.Tensor, values: tf.Tensor) -> None:
                 with writer.as_default():
                     for i in tf.range(tf.shape(steps)[0]):
-                        for j, tag in enumerate(tags):
-                            tf.summary.scalar(tag, values[i, j], step=steps[i])
+                        # The root scope: the loop's own would prefix every tag with "while/".
+                        with tf.name_scope(""):
+                            for j, tag in enumerate(tags):
+                                tf.summary.scalar(tag, values[i, j], step=steps[i])
 
             self._scalars = (tags, write)
         steps = np.asarray([step for step, _ in self._pending], np.int64)

@@ -161,3 +161,21 @@ def test_callbacks_must_be_instances(tiny):
         fv.Visualizer(tiny, fv.ClassLogit(0), callbacks=[fv.ImageSaver])
     with pytest.raises(ValueError, match="no output directory"):
         fv.Visualizer(tiny, fv.ClassLogit(0), param=fv.Pixel(32), steps=1, callbacks=[fv.ImageSaver()]).run()
+
+
+def test_tensorboard_writes_buffered_scalars_each_at_its_step_also_when_a_run_stops_early(tiny, tmp_path):
+    board = fv.TensorBoard(write_every=4)
+
+    class StopAtSix(fv.Callback):
+        def on_step_end(self, step, logs=None):
+            if step == 5:
+                self.visualizer.stop_training = True
+
+    fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), steps=20, callbacks=[board, StopAtSix()],
+                  logdir=str(tmp_path)).run()
+    losses = _events(tmp_path).Tensors("loss/total")
+    # Steps 0-3 in one call, 4-5 when the run ended: every step once, in order.
+    assert [event.step for event in losses] == list(range(6))
+    assert board._scalars[1].experimental_get_tracing_count() == 1
+    with pytest.raises(ValueError, match="write_every must be an int of at least 1, got 0"):
+        fv.TensorBoard(write_every=0)
