@@ -131,6 +131,14 @@ class Objective:
         return self * (1.0 / divisor)
 
 
+class LayerObjective(Objective):
+    """An objective that reads one layer, named by its `layer` field (units, matches, penalties)."""
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Sum(Objective):
     """A weighted sum of leaf objectives; what `+`, `-` and `*` build.

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from featviz.models import VisModel
-from featviz.objectives.base import Features, Objective
+from featviz.objectives.base import Features, LayerObjective, Objective
 from featviz.objectives.units import _check_channel
 
 
@@ -55,7 +55,7 @@ def gram_similarity(activations: tf.Tensor) -> tf.Tensor:
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class Diversity(Objective):
+class Diversity(LayerObjective):
     """Minus the mean cosine similarity of each image's Gram matrix with the others' at a layer.
 
     Image i's value is -(1/batch) sum_{j != i} cos(G_i, G_j), so the batch's total is minus
@@ -70,10 +70,6 @@ class Diversity(Objective):
 
     layer: str
     batch: int | None = None
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
 
     @property
     def name(self) -> str:
@@ -145,7 +141,7 @@ _ALIGNMENT_OFFSETS = (1, 2, 3, 4)
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class Alignment(Objective):
+class Alignment(LayerObjective):
     """Minus the activation distance between neighbouring frames of a batch.
 
     The penalty is sum_{d=1..4} sum_i mean((a_i - a_{i+d})^2) / decay_ratio^d (Lucid's
@@ -166,10 +162,6 @@ class Alignment(Objective):
         ratio = self.decay_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
             raise ValueError(f"Alignment decay_ratio must be a positive number, got {ratio!r}")
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
 
     @property
     def name(self) -> str:

@@ -41,7 +41,7 @@ import tensorflow as tf
 
 from featviz import io as image_io
 from featviz.models import LOGITS, VisModel
-from featviz.objectives.base import Features, Objective
+from featviz.objectives.base import Features, LayerObjective, Objective
 
 ImageSource = str | os.PathLike | np.ndarray
 # Keeps relative distances finite for targets whose activations are all zero (a dead layer).
@@ -137,7 +137,7 @@ def squared_distance(activations: tf.Tensor, target: tf.Tensor,
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class ActivationMatch(_TargetImage):
+class ActivationMatch(_TargetImage, LayerObjective):
     """Minus the distance between a layer's activations and a target image's.
 
     Maximising it reconstructs the target from the layer's features; with a style term it is
@@ -161,10 +161,6 @@ class ActivationMatch(_TargetImage):
 
     def __post_init__(self) -> None:
         _check_source(self.image, "ActivationMatch")
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
 
     @property
     def name(self) -> str:
@@ -276,7 +272,7 @@ class StyleMatch(_TargetImage):
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class LayerActivation(Objective):
+class LayerActivation(LayerObjective):
     """How strongly a whole layer responds: what DeepDream ascends, starting from a photograph.
 
     Attributes:
@@ -298,10 +294,6 @@ class LayerActivation(Objective):
             )
 
     @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
-
-    @property
     def name(self) -> str:
         return f"LayerActivation[{self.layer}:{self.statistic}]"
 
@@ -320,7 +312,7 @@ _MIN_COSINE = 0.1
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class ActivationDot(_TargetImage):
+class ActivationDot(_TargetImage, LayerObjective):
     """The dot product of a layer's activations with a target image's, times their cosine^p.
 
     Lucid's `dot_compare(layer, cossim_pow)`, the objective of its caricature recipe
@@ -346,10 +338,6 @@ class ActivationDot(_TargetImage):
         power = self.cosine_power
         if isinstance(power, bool) or not isinstance(power, (int, float)) or power < 0:
             raise ValueError(f"ActivationDot cosine_power must be a number >= 0, got {power!r}")
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
 
     @property
     def name(self) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from featviz.models import LOGITS, VisModel
-from featviz.objectives.base import Features, Objective
+from featviz.objectives.base import Features, LayerObjective, Objective
 
 
 def _check_channel(model: VisModel, layer: str, channel: int) -> None:
@@ -72,7 +72,7 @@ class ClassProbability(ClassLogit):
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class Channel(Objective):
+class Channel(LayerObjective):
     """The mean activation of one channel over all spatial positions.
 
     Attributes:
@@ -83,10 +83,6 @@ class Channel(Objective):
     layer: str
     channel: int
     batch: int | None = None
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
 
     @property
     def name(self) -> str:
@@ -102,7 +98,7 @@ class Channel(Objective):
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class Neuron(Objective):
+class Neuron(LayerObjective):
     """One channel at one spatial position of a convolutional layer.
 
     Attributes:
@@ -115,10 +111,6 @@ class Neuron(Objective):
     channel: int
     position: tuple[int, int] | None = None
     batch: int | None = None
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
 
     @property
     def name(self) -> str:
@@ -160,7 +152,7 @@ _MIN_COSINE = 0.1
 
 @gin.register(module="featviz")
 @dataclasses.dataclass(frozen=True, eq=False)
-class Direction(Objective):
+class Direction(LayerObjective):
     """A direction in a layer's channel space: the mean, over positions, of `acts . unit(vector)`.
 
     With `cosine_power=0` (the default) this is linear in the activations, so a one-hot vector
@@ -195,10 +187,6 @@ class Direction(Objective):
             raise ValueError(f"Direction cosine_power must be a number >= 0, got {self.cosine_power!r}")
         # Frozen: store the normalised form once, as an immutable tuple.
         object.__setattr__(self, "vector", tuple(float(v) for v in vector))
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.layer,)
 
     @property
     def name(self) -> str:
