@@ -128,8 +128,12 @@ class _Compiled:
     Attributes:
         recipe: `Visualizer._recipe()` when it was built.
         step: the compiled step.
+        redirected_step: the same step with redirected ReLU gradients, run for the first
+            `redirect_relu_steps` steps; None when those are 0. Two compiled functions rather
+            than a switch inside one: a `tf.cond` per ReLU costs every later step ~4 ms on a
+            MobileNet-0.25 (bench_step.py's profile), and each is traced only when first run.
         variable: the raw image variable.
-        counter, seed, redirect_until, total: int64 scalar variables read by the step
+        counter, seed, total: int64 scalar variables read by the step
             (`total`: the run's number of steps, for transforms scheduled on its progress).
         optimizer: the built optimizer; optimizer_start: its variables' values when built.
         between_steps: (operation, its compiled update of `variable`) pairs.
@@ -137,10 +141,10 @@ class _Compiled:
 
     recipe: tuple
     step: Callable[[], dict[str, tf.Tensor]]
+    redirected_step: Callable[[], dict[str, tf.Tensor]] | None
     variable: tf.Variable
     counter: tf.Variable
     seed: tf.Variable
-    redirect_until: tf.Variable
     total: tf.Variable
     optimizer: keras.optimizers.Optimizer
     optimizer_start: list[np.ndarray]
@@ -372,7 +376,6 @@ class Visualizer:
         self.variable.assign(self.param.initial(self.batch, self.seed))
         compiled.counter.assign(0)
         compiled.seed.assign(self.seed)
-        compiled.redirect_until.assign(self.redirect_relu_steps)
         compiled.total.assign(self.steps)
         for variable, value in zip(compiled.optimizer.variables, compiled.optimizer_start):
             variable.assign(value)
@@ -387,23 +390,20 @@ class Visualizer:
         variable = tf.Variable(self.param.initial(self.batch, self.seed), name="images")
         counter = tf.Variable(0, dtype=tf.int64, name="step")
         seed = tf.Variable(self.seed, dtype=tf.int64, name="seed")
-        redirect_until = tf.Variable(self.redirect_relu_steps, dtype=tf.int64, name="redirect_until")
         total = tf.Variable(self.steps, dtype=tf.int64, name="total")
         # Slot variables must exist before tracing: none may be created inside tf.cond.
         optimizer.build([variable])
         optimizer_start = [v.numpy() for v in optimizer.variables]
-        redirect = self.redirect_relu_steps > 0
 
-        def activations(inputs: tf.Tensor, relus: tf.Tensor | None) -> dict[str, tf.Tensor]:
+        def activations(inputs: tf.Tensor, relus: bool | None) -> dict[str, tf.Tensor]:
             return extract(self.model.preprocess(inputs), relus)
 
         if self.jit_compile:
             activations = tf.function(activations, jit_compile=True)
 
-        @tf.function
-        def step() -> dict[str, tf.Tensor]:
+        def body(relus: bool | None) -> dict[str, tf.Tensor]:
+            """One step; `relus`: True redirects the ReLUs' gradients, None leaves them."""
             step_seed = tf.stack([seed, counter])
-            relus = counter < redirect_until if redirect else None
             # In [0, 1): how far the run is, for transforms that change over it (MACO's crops).
             progress = tf.cast(counter, tf.float32) / tf.cast(total, tf.float32)
             with tf.GradientTape() as tape:
@@ -432,9 +432,11 @@ class Visualizer:
                 outputs["metrics"] = tf.stack([metric(features) for metric in self.metrics])
             return outputs
 
+        step = tf.function(lambda: body(None))
+        redirected = tf.function(lambda: body(True)) if self.redirect_relu_steps > 0 else None
         between = tuple((operation, _compiled_update(operation, self.param, variable))
                         for operation in self.between_steps)
-        return _Compiled(self._recipe(), step, variable, counter, seed, redirect_until, total,
+        return _Compiled(self._recipe(), step, redirected, variable, counter, seed, total,
                          optimizer, optimizer_start, between)
 
     def run(self) -> Render:
@@ -446,6 +448,7 @@ class Visualizer:
         """
         self.stop_training = False
         step = self._prepare()
+        redirected = self._compiled.redirected_step
         between = self._compiled.between_steps
         term_names = _unique([leaf.name for _, leaf in self.objective.terms()])
         metric_names = _unique([f"metric/{m.name}" for m in self.metrics])
@@ -456,7 +459,7 @@ class Visualizer:
         done = 0
         for index in range(self.steps):
             self.callbacks.on_step_begin(index)
-            outputs = step()
+            outputs = (redirected if index < self.redirect_relu_steps else step)()
             if not bool(outputs["finite"]):
                 error = self._non_finite(index, outputs, term_names)
                 break

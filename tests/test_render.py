@@ -22,8 +22,22 @@ def test_same_seed_same_images_other_seed_other_images(tiny):
 
 def test_the_step_is_traced_once(tiny):
     visualizer = fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32),
-                               transforms=fv.standard_transforms(jitter=2, pad=2), steps=8)
+                               transforms=fv.standard_transforms(jitter=2, pad=2), steps=8,
+                               redirect_relu_steps=3)
     visualizer.run()
+    assert visualizer._compiled.redirected_step.experimental_get_tracing_count() == 1
+    assert visualizer._compiled.step.experimental_get_tracing_count() == 1
+
+
+def test_the_step_after_the_redirected_steps_is_traced_only_when_reached(tiny):
+    visualizer = fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), steps=4,
+                               redirect_relu_steps=4)
+    visualizer.run()
+    assert visualizer._compiled.redirected_step.experimental_get_tracing_count() == 1
+    assert visualizer._compiled.step.experimental_get_tracing_count() == 0
+    visualizer.redirect_relu_steps = 0  # off: the step is rebuilt without a redirected variant
+    visualizer.run()
+    assert visualizer._compiled.redirected_step is None
     assert visualizer._compiled.step.experimental_get_tracing_count() == 1
 
 
@@ -64,7 +78,7 @@ def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tin
     blur = fv.ScheduledTransform(fv.GaussianBlur(1.0), every=4)
     visualizer = fv.Visualizer(tiny, [fv.ClassLogit(1), fv.Channel("conv2", 3)], param=fv.Fourier(32),
                                transforms=fv.standard_transforms(jitter=2, pad=2), steps=10,
-                               between_steps=[blur])
+                               between_steps=[blur], redirect_relu_steps=4)
     per_step, objects, kept = [], {}, {}
     for run in range(20):
         visualizer.seed = run % 4
@@ -77,6 +91,7 @@ def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tin
             gc.collect()
             objects[run] = len(gc.get_objects())
     assert visualizer._compiled.step.experimental_get_tracing_count() == 1
+    assert visualizer._compiled.redirected_step.experimental_get_tracing_count() == 1
     [(_, blur_update)] = visualizer._compiled.between_steps
     assert blur_update.experimental_get_tracing_count() == 1
     # Seconds per step of the last runs against the second to fourth (means of three, so that
@@ -88,7 +103,8 @@ def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tin
     # Every run starts afresh: same seed, same images, whatever ran before (optimizer reset).
     fresh = fv.Visualizer(tiny, [fv.ClassLogit(1), fv.Channel("conv2", 3)], param=fv.Fourier(32),
                           transforms=fv.standard_transforms(jitter=2, pad=2), steps=10,
-                          between_steps=[fv.ScheduledTransform(fv.GaussianBlur(1.0), every=4)], seed=3).run()
+                          between_steps=[fv.ScheduledTransform(fv.GaussianBlur(1.0), every=4)], seed=3,
+                          redirect_relu_steps=4).run()
     np.testing.assert_array_equal(kept[19], fresh.images)
     np.testing.assert_array_equal(kept[3], kept[19])
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 
 def _redirected_gradient(
-    outputs: tf.Tensor, upstream: tf.Tensor, upper: float | None, active: tf.Tensor
+    outputs: tf.Tensor, upstream: tf.Tensor, upper: float | None, active: tf.Tensor | bool
 ) -> tf.Tensor:
     """The gradient of a (capped) ReLU with respect to its input, redirected where it is dead.
 
@@ -35,7 +35,8 @@ def _redirected_gradient(
         outputs: the ReLU's output, [batch, ...].
         upstream: d loss / d output, same shape.
         upper: the cap (6 for ReLU6), or None.
-        active: scalar bool; False gives the ordinary gradient.
+        active: scalar bool tensor, or a bool fixed when traced; False gives the ordinary
+            gradient.
     """
     if upper is None:
         ordinary = tf.raw_ops.ReluGrad(gradients=upstream, features=outputs)
@@ -61,12 +62,15 @@ def _redirected_gradient(
         # Dead images are the exception: most layers of most steps skip the elementwise work.
         return tf.cond(tf.reduce_any(dead), redirected, lambda: ordinary)
 
+    if isinstance(active, bool):
+        return redirect_dead() if active else ordinary
     return tf.cond(active, redirect_dead, lambda: ordinary)
 
 
 def _redirect(forward: Callable[[tf.Tensor], tf.Tensor], upper: float | None,
               features: tf.Tensor, active: tf.Tensor | bool) -> tf.Tensor:
-    active = tf.convert_to_tensor(active, tf.bool)
+    if not isinstance(active, bool):
+        active = tf.convert_to_tensor(active, tf.bool)
 
     @tf.custom_gradient
     def relu(inputs: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
