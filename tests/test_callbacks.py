@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 
 import featviz as fv
@@ -20,8 +21,9 @@ def _events(logdir) -> event_accumulator.EventAccumulator:
 
 def test_tensorboard_writes_losses_images_and_the_operative_config(tiny, tmp_path):
     objective = [fv.ClassLogit("one"), fv.ClassLogit("two") + 0.01 * fv.TotalVariation().at(1)]
-    fv.Visualizer(tiny, objective, param=fv.Fourier(32), steps=12, metrics=[fv.ClassProbability("one").at(0)],
-                  callbacks=[fv.TensorBoard(image_every=5)], logdir=str(tmp_path)).run()
+    render = fv.Visualizer(tiny, objective, param=fv.Fourier(32), steps=12,
+                           metrics=[fv.ClassProbability("one").at(0)],
+                           callbacks=[fv.TensorBoard(image_every=5)], logdir=str(tmp_path)).run()
     events = _events(tmp_path)
     # tf.summary in TF2 writes scalars, images and text as tensor summaries.
     assert set(events.Tags()["tensors"]) == {
@@ -34,6 +36,13 @@ def test_tensorboard_writes_losses_images_and_the_operative_config(tiny, tmp_pat
     assert [event.step for event in totals] == list(range(12))
     image_steps = [event.step for event in events.Tensors("images/ClassLogit[one]")]
     assert image_steps == [4, 9, 12]  # every 5 steps, and the final images
+    # What TensorBoard's image plugin reads: width, height and a PNG of the image's pixels.
+    final = events.Tensors("images/ClassLogit[two] + TotalVariation")[-1].tensor_proto.string_val
+    assert final[:2] == [b"32", b"32"]
+    pixels = np.asarray(Image.open(io.BytesIO(final[2])))
+    np.testing.assert_allclose(pixels, np.round(render.images[1] * 255), atol=1)
+    metadata = events.SummaryMetadata("images/ClassLogit[one]")
+    assert metadata.plugin_data.plugin_name == "images"
 
 
 def test_tensorboard_writes_a_second_run_with_the_writers_compiled_for_the_first(tiny, tmp_path):
