@@ -17,8 +17,8 @@ Methods, each at its own defaults:
   sigmoid, Adam 0.03, pad 16 / jitter 16 / random affine / jitter 8 at 224 px), spelled out.
 - `featviz`: `Visualizer(model, objectives, steps=STEPS)` and nothing else (the recipe of
   `featviz.recipes`, as in `featviz/configs/imagenet_classes.gin`).
-- `featviz-448`: the same with `param=recipes.default_param(448)`: a canvas larger than the
-  network's input (`--large-size`).
+- `featviz-448`: the same with `param=recipes.default_param(448)` and `input_size` the render
+  size: a canvas larger than the network's input, seen whole at half size (`--large-size`).
 - `xplique`: `features_visualizations.optimize(objective, nb_steps=STEPS)` (Fourier, 512x512
   render, its standard transformations), where xplique is installed.
 - `tf-keras-vis`: `ActivationMaximization(model)(score, seed_input=uniform noise, steps=STEPS)`
@@ -229,9 +229,11 @@ def run_featviz(network: Network, kind: str, targets: Sequence[Target], steps: i
 
 def run_large(network: Network, kind: str, targets: Sequence[Target], steps: int,
               size: int) -> np.ndarray:
-    """The default recipe on a `size`-pixel canvas (measured area-downscaled to the render size)."""
+    """The default recipe on a `size`-pixel canvas seen at the render size (`input_size`;
+    fixed-size networks resize to their input anyway), measured area-downscaled to it."""
     return run_featviz(network, kind, targets, steps,
-                       dict(param=recipes.default_param(size, network.model.input_channels)))
+                       dict(param=recipes.default_param(size, network.model.input_channels),
+                            input_size=network.size))
 
 
 def peer_model(network: Network, layer: str, scale: float) -> keras.Model:

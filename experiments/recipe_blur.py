@@ -88,6 +88,23 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
             param=recipes.default_param(large),
             transforms=[*unblurred(large, scales=(1.25, 3.2)), fv.Resize(input_size),
                         _blur(input_size, 0.0045, 0.009)]),
+        # Whole views and zoomed-in crops mixed, per image: the zoom range of the recipe
+        # extended to xplique's crops (up to 2.5x: 40% of the image).
+        "recipe, zoom 0.625-2.5": dict(transforms=recipes.default_transforms(size, scales=(0.625, 2.5))),
+        # A stronger blur at the top of the range (0-6 px at 224).
+        "recipe, blur 0-0.027": dict(transforms=recipes.default_transforms(size, blur=(0.0, 0.027))),
+        # The network sees the image smaller (the zooms of the 448 canvas resized to the input,
+        # at 224; reflected copies fill the rest), or between that and the recipe.
+        "recipe, zoom 0.3125-0.8": dict(transforms=recipes.default_transforms(size, scales=(0.3125, 0.8))),
+        "recipe, zoom 0.4-1.25": dict(transforms=recipes.default_transforms(size, scales=(0.4, 1.25))),
+        # The recipe as it is on a canvas twice the input (a free-size network sees all of it).
+        "448 canvas, recipe": dict(param=recipes.default_param(large),
+                                   transforms=recipes.default_transforms(large)),
+        # ... and resized to the input after the transforms: the network sees the whole canvas
+        # at its own resolution, each object at half the size.
+        "448 canvas, recipe, resized to the input": dict(
+            param=recipes.default_param(large),
+            transforms=[*recipes.default_transforms(large), fv.Resize(input_size)]),
     }
 
 

@@ -206,6 +206,13 @@ class Visualizer:
             fixed-size model's input are resized inside the step; for models with free spatial
             size the parameterization's size decides, and a size too small for the model's
             windows is refused here (`VisModel.check_input_size`).
+        input_size: the size the model sees, an int or (height, width): the transformed
+            images are resized to it last. None: a fixed-size model's input size, and for a
+            model with free spatial size the render's own. Set it to render a canvas larger
+            than a free-size network's input: `input_size=224` with a 448-pixel
+            parameterization shows the network the whole canvas at half size, as fixed-size
+            networks see it (on EfficientNet-Lite1 this drew smaller, more whole objects;
+            experiments/README_quality.md).
         transforms: transforms applied inside every step, in order; None: the recipe's
             (`featviz.recipes.default_transforms` for the parameterization's size); [] none.
         steps: number of optimization steps.
@@ -242,6 +249,7 @@ class Visualizer:
         model: VisModel | keras.Model | str = gin.REQUIRED,
         objective: Objective | Sequence[Objective] = gin.REQUIRED,
         param: Parameterization | None = None,
+        input_size: int | tuple[int, int] | None = None,
         transforms: Sequence[Transform] | None = None,
         steps: int = 256,
         learning_rate: float = recipes.LEARNING_RATE,
@@ -267,11 +275,11 @@ class Visualizer:
         self.param = param if param is not None else recipes.default_param(
             size=self.model.input_size or 224, channels=self.model.input_channels)
         members = recipes.default_transforms(self.param.shape) if transforms is None else list(transforms)
-        fixed = tuple(self.model.input_shape[1:3])
-        if fixed != (None, None):
-            # The resize to the model's fixed input, as the last member: it folds into a
-            # preceding resample, and is no op at all for renders already at the input size.
-            members = [*members, Resize(fixed)]
+        self.input_size = self._seen_size(input_size)
+        if self.input_size is not None:
+            # The resize to the model's input, as the last member: it folds into a preceding
+            # resample, and is no op at all for renders already at the input size.
+            members = [*members, Resize(self.input_size)]
         self.transform = compose(members)
         self.steps = steps
         self.learning_rate = learning_rate
@@ -290,6 +298,21 @@ class Visualizer:
         self.variable: tf.Variable | None = None
         self._compiled: _Compiled | None = None
         self._configure()
+
+    def _seen_size(self, input_size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+        """`input_size` checked against the model, as (height, width); None: the render's."""
+        fixed = tuple(self.model.input_shape[1:3])
+        if input_size is None:
+            return None if fixed == (None, None) else fixed
+        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                     for v in size):
+            raise ValueError(f"input_size must be None, a positive int or (height, width), "
+                             f"got {input_size!r}")
+        if fixed != (None, None) and size != fixed:
+            raise ValueError(f"model {self.model.name!r} takes {fixed[0]}x{fixed[1]} input; "
+                             f"input_size must be None or {fixed[0]}, got {input_size!r}")
+        return size
 
     def _check_run_settings(self) -> None:
         """Validates the settings that may change between runs."""
@@ -331,9 +354,9 @@ class Visualizer:
             obj.check(self.model)
         height, width = self.model.input_shape[1:3]
         if height is None or width is None:
-            # The model sees the render's own size on its free dimensions: it must fit.
-            size = (height or self.param.shape[0], width or self.param.shape[1])
-            self.model.check_input_size(self._keys(), size)
+            # The model sees the render's own size (or input_size) on its free dimensions.
+            seen = self.input_size or self.param.shape
+            self.model.check_input_size(self._keys(), (height or seen[0], width or seen[1]))
 
     def images(self) -> tf.Tensor:
         """The current images, [batch, height, width, channels] in [0, 1]."""

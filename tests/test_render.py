@@ -142,3 +142,47 @@ def test_jit_compile_runs_the_models_part_with_xla_and_gives_the_same_images(tin
     np.testing.assert_allclose(run(True), run(False), atol=1e-4)
     with pytest.raises(ValueError, match="jit_compile must be True or False, got 'yes'"):
         fv.Visualizer(tiny, fv.ClassLogit(1), jit_compile="yes")
+
+
+@fv.objective
+def seen_width(features, layer):
+    """The width of `layer`'s activations, per image: the input width for a 'same' conv."""
+    acts = features[layer]
+    # Plus a term with a gradient (zero here), so that the step has one to apply.
+    return tf.cast(tf.shape(acts)[2], tf.float32) + 0.0 * tf.reduce_mean(acts, axis=[1, 2, 3])
+
+
+def _free_size_model():
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    return fv.load_model(keras.Model(inputs, keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)))
+
+
+def test_a_free_size_model_sees_the_render_or_input_size():
+    model = _free_size_model()
+
+    def seen(**settings):
+        render = fv.Visualizer(model, seen_width("conv"), param=fv.Fourier(48), transforms=[], steps=1,
+                               **settings).run()
+        return render.history["seen_width[layer='conv']"][0][0]
+
+    assert seen() == 48
+    assert seen(input_size=24) == 24  # a 48-px canvas seen whole at half size
+    assert seen(input_size=(24, 32)) == 32
+
+
+@pytest.mark.parametrize("size, message", [
+    (0, r"input_size must be None, a positive int or \(height, width\), got 0"),
+    ((24,), r"got \(24,\)"),
+    ("24", r"got '24'"),
+])
+def test_bad_input_sizes_are_refused(size, message):
+    with pytest.raises(ValueError, match=message):
+        fv.Visualizer(_free_size_model(), fv.Channel("conv", 0), input_size=size)
+
+
+def test_a_fixed_size_model_refuses_another_input_size(tiny):
+    with pytest.raises(ValueError, match=r"takes 32x32 input; input_size must be None or 32, got 16"):
+        fv.Visualizer(tiny, fv.ClassLogit(1), input_size=16)
+    assert fv.Visualizer(tiny, fv.ClassLogit(1), input_size=32).input_size == (32, 32)
