@@ -549,7 +549,8 @@ def render_sweeps(records: list[dict], vgg16: dict | None) -> list[str]:
             + " the channels per minute of block 1.")
     if vgg16 and "steps_table" in vgg16:
         # Batch 1's default step: on this CPU larger batches do not raise VGG16's throughput.
-        ms = {row["name"]: row["ms"] for row in vgg16["steps_table"]}["default"]
+        rows = {row["name"]: row for row in vgg16["steps_table"]}
+        ms, overhead = rows["default"]["ms"], rows["default"]["ratio"] - 1
         hours = VGG16_CHANNELS * SWEEP_STEPS * ms / 1000 / 3600
         local, remote = by_name.get("demo-local"), by_name.get("demo-ray")
         ray = remote["seconds"] / local["seconds"] if local and remote else 1.0
@@ -562,7 +563,8 @@ def render_sweeps(records: list[dict], vgg16: dict | None) -> list[str]:
                   f"{hours / MACHINES * max(ray, 1.0):.1f} h; one GPU at most {gpu:.1f} h (VGG16 "
                   f"training at {GPU_VGG16_TRAINING_IMAGES_PER_S:.0f} images/s on an AMD RX 6800 XT, "
                   f"a published figure, see `GPU_VGG16_TRAINING_IMAGES_PER_S`; a featviz step costs "
-                  f"less than a training step, and featviz adds ≤ 5 % on VGG16)."]
+                  f"less than a training step, and featviz's default step adds {overhead:.0%} to "
+                  f"the model's own on VGG16)."]
     return lines + [""]
 
 

@@ -1,4 +1,4 @@
-"""The command line: runs, outputs, shipped configs, layer listing and user errors."""
+"""The command line: runs, outputs, the atlas configs, layer listing and user errors."""
 
 from __future__ import annotations
 
@@ -8,26 +8,9 @@ import pytest
 
 from featviz import cli, configs
 
-ALL_CONFIGS = sorted(configs.DIRECTORY.glob("*.gin"))
-# `featviz sweep` configs (*_sweep.gin) are smoke-run by `featviz sweep`, activation atlas
-# configs (*_atlas.gin) as a small atlas, the others for two steps, all three by bare name.
-CONFIGS = [path for path in ALL_CONFIGS if not path.stem.endswith(("_sweep", "_atlas"))]
-SWEEP_CONFIGS = [pytest.param(path, marks=pytest.mark.slow) if path.name == "imagenet_sweep.gin" else path
-                 for path in ALL_CONFIGS if path.stem.endswith("_sweep")]
-ATLAS_CONFIGS = [path for path in ALL_CONFIGS if path.stem.endswith("_atlas")]
-# Configs that build a 224-pixel keras.applications network (VGG16) take most of a minute each.
-_LONG = ("vgg16_classes.gin", "vgg16_reconstruct.gin", "imagenet_classes.gin", "imagenet_channels.gin")
-CONFIG_PARAMS = [pytest.param(path, marks=pytest.mark.slow) if path.name in _LONG else path
-                 for path in CONFIGS]
-# The smoke run of every shipped config is offline: keras.applications models get random
-# weights (same architecture, layers and classes; the demo model ignores the binding).
+ATLAS_CONFIGS = sorted(configs.DIRECTORY.glob("*_atlas.gin"))
+# keras.applications models get random weights offline (same as tests/test_shipped_configs.py).
 OFFLINE = ["load_model.weights=None"]
-# The VGG16 sweeps are cut to one or two layers for the smoke run (13 layers of
-# 224-pixel images take minutes on a CPU); tests/test_feature_configs.py checks every layer name.
-SMOKE = {
-    "vgg16_features.gin": ["channel_sweep.layers=['block1_conv1', 'block5_conv3']", "channel_sweep.channels=1"],
-    "vgg16_neurons.gin": ["neuron_fields.layers=['block5_conv3']"],
-}
 
 
 def _run(tmp_path: Path, *argv: str) -> int:
@@ -51,23 +34,6 @@ def test_gin_param_overrides_the_first_class(tmp_path):
             "--gin_param=ClassLogit.target='horizontal_stripes'"]
     assert _run(tmp_path, *argv) == 0
     assert (tmp_path / "run" / "00_ClassLogit_horizontal_stripes.png").exists()
-
-
-@pytest.mark.parametrize("config", CONFIG_PARAMS, ids=lambda p: p.name)
-def test_every_shipped_config_parses_and_runs_two_steps(config, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # from any directory: includes and images are found beside the config
-    params = ["Visualizer.steps=2", *OFFLINE, *SMOKE.get(config.name, [])]
-    argv = [config.stem] + [f"--gin_param={p}" for p in params]  # the bare name
-    assert _run(tmp_path, *argv) == 0
-
-
-@pytest.mark.parametrize("config", SWEEP_CONFIGS, ids=lambda p: p.name)
-def test_every_shipped_sweep_config_sweeps_one_block_for_two_steps(config, tmp_path):
-    params = ["Visualizer.steps=2", "sweep.channels=2", *OFFLINE]
-    argv = ["sweep", str(config), "--logdir", str(tmp_path / "sweep"), "--layers",
-            "conv1" if config.name.startswith("demo") else "conv_pw_3"]
-    assert cli.main(argv + [f"--gin_param={p}" for p in params]) == 0
-    assert (tmp_path / "sweep" / "atlas" / "index.html").is_file()
 
 
 def test_a_gin_typo_names_the_file_and_line(tmp_path):
