@@ -122,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--runs", default=None, help="default: runs/blur/NAME")
     parser.add_argument("--tile", type=int, default=96, help="pixels per tile in the figure")
+    parser.add_argument("--figure", default=None,
+                        help="the --report figure (default: experiments/figures/recipe_blur_NAME.png)")
     args = parser.parse_args(argv)
     network = load_network(args.model, args.preprocess, None, args.size)
     judge = load_network(args.judge, args.judge_preprocess, None, args.size).model
@@ -164,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"| {row['wall_s']:.0f} s ({row['load']:.1f}) |")
         text = "\n".join(lines) + "\n"
         (runs / "blur.md").write_text(text)
-        path = Path(f"experiments/figures/recipe_blur_{network.name}.png")
+        path = Path(args.figure or f"experiments/figures/recipe_blur_{network.name}.png")
         kilobytes = figure(shown, CLASSES, path, args.tile, per_row=len(CLASSES)) / 1024
         print(text + f"figure: {path} ({kilobytes:.0f} KB)")
 
