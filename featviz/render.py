@@ -14,7 +14,7 @@ run (`Visualizer.stop_training = True`);
 between-step operations (`featviz.operations`: scheduled blur and zoom, re-standardisation) are
 compiled once per image variable and applied after the steps they are due. A `StopToken`
 passed in (the CLI's signal handler sets one) stops the run at the end of the current step.
-The module is ~440 lines on purpose: it is the `Visualizer` (configuration, the compiled step,
+The module is ~530 lines on purpose: it is the `Visualizer` (configuration, the compiled step,
 the run) and the small values it returns, which would otherwise be spread over modules that
 only it uses.
 
@@ -310,8 +310,9 @@ class Visualizer:
             raise ValueError(f"input_size must be None, a positive int or (height, width), "
                              f"got {input_size!r}")
         if fixed != (None, None) and size != fixed:
+            valid = fixed[0] if fixed[0] == fixed[1] else fixed
             raise ValueError(f"model {self.model.name!r} takes {fixed[0]}x{fixed[1]} input; "
-                             f"input_size must be None or {fixed[0]}, got {input_size!r}")
+                             f"input_size must be None or {valid}, got {input_size!r}")
         return size
 
     def _check_run_settings(self) -> None:
