@@ -62,6 +62,7 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         return recipes.default_transforms(canvas, blur=(0.0, 0.0), **kwargs)[1:]
 
     large = (2 * size[0], 2 * size[1])
+    mid = (3 * size[0] // 2, 3 * size[1] // 2)
     return {
         XPLIQUE: {},
         "before: no blur": dict(transforms=unblurred(size)),
@@ -102,6 +103,10 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
                                    transforms=recipes.default_transforms(large)),
         # ... and resized to the input after the transforms: the network sees the whole canvas
         # at its own resolution, each object at half the size.
+        # ... and a canvas 1.5x the input (2.25x the pixels instead of 4x).
+        "336 canvas, recipe, resized to the input": dict(
+            param=recipes.default_param(mid),
+            transforms=[*recipes.default_transforms(mid), fv.Resize(input_size)]),
         "448 canvas, recipe, resized to the input": dict(
             param=recipes.default_param(large),
             transforms=[*recipes.default_transforms(large), fv.Resize(input_size)]),
