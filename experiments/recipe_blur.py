@@ -99,17 +99,14 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         "recipe, zoom 0.3125-0.8": dict(transforms=recipes.default_transforms(size, scales=(0.3125, 0.8))),
         "recipe, zoom 0.4-1.25": dict(transforms=recipes.default_transforms(size, scales=(0.4, 1.25))),
         # The recipe as it is on a canvas twice the input (a free-size network sees all of it).
-        "448 canvas, recipe": dict(param=recipes.default_param(large),
-                                   transforms=recipes.default_transforms(large)),
-        # ... and resized to the input after the transforms: the network sees the whole canvas
-        # at its own resolution, each object at half the size.
-        # ... and a canvas 1.5x the input (2.25x the pixels instead of 4x).
-        "336 canvas, recipe, resized to the input": dict(
-            param=recipes.default_param(mid),
-            transforms=[*recipes.default_transforms(mid), fv.Resize(input_size)]),
-        "448 canvas, recipe, resized to the input": dict(
-            param=recipes.default_param(large),
-            transforms=[*recipes.default_transforms(large), fv.Resize(input_size)]),
+        "448 canvas, recipe": dict(param=recipes.default_param(large)),
+        # ... and seen at the input size (`Visualizer.input_size`: resized after the
+        # transforms): the network sees the whole canvas, each object at half the size; and a
+        # canvas 1.5x the input (2.25x the pixels instead of 4x).
+        "336 canvas, recipe, resized to the input": dict(param=recipes.default_param(mid),
+                                                         input_size=input_size),
+        "448 canvas, recipe, resized to the input": dict(param=recipes.default_param(large),
+                                                         input_size=input_size),
     }
 
 
