@@ -372,7 +372,9 @@ class RandomBlur:
         # Each axis's blur as one batched matrix product with a banded matrix per image (row v
         # holds the kernel at columns v..v + 2 radius of the reflect-padded axis): matrix
         # products and their gradients are fast on CPU, where depthwise convolutions' input
-        # gradients made this blur cost most of a MobileNet step.
+        # gradients made this blur cost most of a MobileNet step. Plain matrix products on
+        # reshaped images, the blurred axis first, rather than einsums: at batch 16 oneDNN's
+        # einsum took 35 ms forward and backward at 224 px against these 22 ms.
         taps = 2 * radius
 
         def band(n: tf.Tensor) -> tf.Tensor:
@@ -380,9 +382,14 @@ class RandomBlur:
             matrix = tf.gather(weights, tf.clip_by_value(offset, 0, taps), axis=1)
             return tf.where(((offset >= 0) & (offset <= taps))[None], matrix, 0.0)
 
+        batch, height, width, channels = (tf.shape(images)[i] for i in range(4))
         padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
-        rows = tf.einsum("bhwc,bvh->bvwc", padded, band(tf.shape(images)[1]))
-        return tf.einsum("bhwc,bvw->bhvc", rows, band(tf.shape(images)[2]))
+        padded_width = width + taps
+        columns = tf.matmul(band(height), tf.reshape(padded, [batch, height + taps, -1]))
+        # [batch, padded width, height, channels]: the width axis first for its product.
+        columns = tf.transpose(tf.reshape(columns, [batch, height, padded_width, channels]), [0, 2, 1, 3])
+        rows = tf.matmul(band(width), tf.reshape(columns, [batch, padded_width, -1]))
+        return tf.transpose(tf.reshape(rows, [batch, width, height, channels]), [0, 2, 1, 3])
 
 
 @gin.register(module="featviz")

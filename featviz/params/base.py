@@ -67,6 +67,18 @@ def _decorrelate(images: tf.Tensor) -> tf.Tensor:
     return tf.einsum("...c,cd->...d", images, tf.constant(np.linalg.inv(_COLOR_MIX.T)))
 
 
+def _mix_planes(planes: tf.Tensor) -> tf.Tensor:
+    """Decorrelated colour planes [batch, 3, height, width] -> correlated RGB planes, same shape.
+
+    A [3, 3] @ [3, height * width] product per image: the same sum as an einsum over the colour
+    axis, which oneDNN ran 1.5-3x slower forward and backward (0.64 against 0.42 ms at 64 px,
+    19.7 against 6.3 ms at 224 px and batch 16).
+    """
+    shape = tf.shape(planes)
+    flat = tf.reshape(planes, [shape[0], 3, -1])
+    return tf.reshape(tf.linalg.matmul(tf.constant(_COLOR_MIX)[None], flat), shape)
+
+
 def decorrelated_contrast(images: np.ndarray | tf.Tensor) -> np.ndarray:
     """Per image, the standard deviation of each decorrelated pre-sigmoid colour plane.
 
@@ -278,7 +290,7 @@ class Fourier(Parameterization):
         # [b, h, w, c] image cost 2.4 ms of a 224-px step's 3.6 ms here (forward + backward).
         planes = self._standardize(planes)
         if self._mixes():
-            planes = tf.einsum("bchw,cd->bdhw", planes, tf.constant(_COLOR_MIX.T))
+            planes = _mix_planes(planes)
         return tf.transpose(tf.sigmoid(planes), [0, 2, 3, 1])
 
     def from_images(self, images: tf.Tensor) -> tf.Tensor:

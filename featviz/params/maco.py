@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from featviz import configs
 from featviz import io as image_io
-from featviz.params.base import _COLOR_MIX, Parameterization, _logit
+from featviz.params.base import _COLOR_MIX, Parameterization, _logit, _mix_planes
 
 # The photographs featviz ships (package data, `featviz/configs/images`).
 SPECTRUM_IMAGES = configs.IMAGES
@@ -129,10 +129,9 @@ class Maco(Parameterization):
         magnitude = tf.constant(self.magnitude())
         spectrum = tf.complex(magnitude * tf.cos(raw), magnitude * tf.sin(raw))
         planes = tf.signal.irfft2d(spectrum, fft_length=[height, width])  # [b, 3, h, w]
-        images = tf.transpose(planes, [0, 2, 3, 1])
-        mean, variance = tf.nn.moments(images, axes=[1, 2, 3], keepdims=True)
-        images = (images - mean) / (tf.sqrt(variance) + _EPS)
-        return tf.sigmoid(tf.einsum("bhwc,cd->bhwd", images, tf.constant(_COLOR_MIX.T)))
+        mean, variance = tf.nn.moments(planes, axes=[1, 2, 3], keepdims=True)
+        planes = _mix_planes((planes - mean) / (tf.sqrt(variance) + _EPS))
+        return tf.transpose(tf.sigmoid(planes), [0, 2, 3, 1])
 
     def from_images(self, images: tf.Tensor) -> tf.Tensor:
         height, width = self.shape
