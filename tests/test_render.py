@@ -94,10 +94,10 @@ def test_twenty_runs_reuse_the_compiled_step_and_keep_their_speed_and_memory(tin
     assert visualizer._compiled.redirected_step.experimental_get_tracing_count() == 1
     [(_, blur_update)] = visualizer._compiled.between_steps
     assert blur_update.experimental_get_tracing_count() == 1
-    # Seconds per step of the last runs against the second to sixth, the fastest of five each:
-    # a slow-down kept from run to run slows every later run, while a parallel test worker's
-    # burst (seen: three runs at 1.7x) slows only some.
-    assert min(per_step[-5:]) < 1.5 * min(per_step[1:6]), per_step
+    # Seconds per step of the last runs against the second to sixth, the fastest of five each.
+    # What this guards against costs tens of steps a run (the first run's trace: ~80 steps);
+    # a shared CPU's noise moved runs of this 3-ms step by up to 1.9x, in old and new code alike.
+    assert min(per_step[-5:]) < 3 * min(per_step[1:6]), per_step
     # Measured: the live Python objects stay exactly constant from run to run; a retained trace,
     # history or variable per run would add thousands.
     assert objects[19] - objects[4] < 100, objects
