@@ -382,13 +382,12 @@ class RandomBlur:
             matrix = tf.gather(weights, tf.clip_by_value(offset, 0, taps), axis=1)
             return tf.where(((offset >= 0) & (offset <= taps))[None], matrix, 0.0)
 
-        batch, height, width, channels = (tf.shape(images)[i] for i in range(4))
+        batch, height, width, channels = tf.unstack(tf.shape(images))
         padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
-        padded_width = width + taps
         columns = tf.matmul(band(height), tf.reshape(padded, [batch, height + taps, -1]))
         # [batch, padded width, height, channels]: the width axis first for its product.
-        columns = tf.transpose(tf.reshape(columns, [batch, height, padded_width, channels]), [0, 2, 1, 3])
-        rows = tf.matmul(band(width), tf.reshape(columns, [batch, padded_width, -1]))
+        columns = tf.transpose(tf.reshape(columns, [batch, height, width + taps, channels]), [0, 2, 1, 3])
+        rows = tf.matmul(band(width), tf.reshape(columns, [batch, width + taps, -1]))
         return tf.transpose(tf.reshape(rows, [batch, width, height, channels]), [0, 2, 1, 3])
 
 
