@@ -15,6 +15,8 @@ Methods, each at its own defaults:
   only the model replaced by `--model`; channels replace its objective.
 - `previous`: featviz's default recipe before issue 13 (decorrelated Fourier 1/f^1.5 through a
   sigmoid, Adam 0.03, pad 16 / jitter 16 / random affine / jitter 8 at 224 px), spelled out.
+- `init-0.01`: the default with Lucid's start, a raw spectrum of standard deviation 0.01
+  instead of `recipes.INIT_STD` (the default before the start's scale was measured).
 - `featviz`: `Visualizer(model, objectives, steps=STEPS)` and nothing else (the recipe of
   `featviz.recipes`, as in `featviz/configs/imagenet_classes.gin`).
 - `featviz-448`: the same with `param=recipes.default_param(448)` and `input_size` the render
@@ -63,12 +65,13 @@ from featviz.analysis.evaluate import (channel_robustness, high_frequency_power,
                                        perturbation_robustness, strong_perturbations)
 
 SEED_CONFIG = "vgg16_classes"
-METHODS = ("seed", "previous", "featviz", "featviz-448", "xplique", "tf-keras-vis")
-LABELS = {"seed": "seed method", "previous": "previous default", "featviz": "featviz default",
+METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-448", "xplique", "tf-keras-vis")
+LABELS = {"seed": "seed method", "previous": "previous default",
+          "init-0.01": "featviz default,\ninit 0.01", "featviz": "featviz default",
           "featviz-448": "featviz default\n448 px canvas", "xplique": "xplique default",
           "tf-keras-vis": "tf-keras-vis default"}
 # Methods that render channels too (the 448-pixel canvas is a class-image question).
-CHANNEL_METHODS = ("seed", "previous", "featviz", "xplique", "tf-keras-vis")
+CHANNEL_METHODS = ("seed", "previous", "init-0.01", "featviz", "xplique", "tf-keras-vis")
 # scikit-image sample photographs: the reference for the high-frequency measure.
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera")
 
@@ -218,6 +221,13 @@ def previous_recipe(size: tuple[int, int]) -> dict:
                 transforms=[fv.Pad(round(0.07 * side)), fv.Jitter(round(0.07 * side)),
                             fv.RandomAffine(scales=(0.625, 1.6), degrees=(-25.0, 25.0), translate=0.1),
                             fv.Jitter(round(0.035 * side))])
+
+
+def small_init_recipe(network: Network) -> dict:
+    """The default recipe started as Lucid starts, from a raw spectrum of standard deviation
+    0.01 (`recipes.INIT_STD` is 0.3), as `Visualizer` arguments: the start's ablation."""
+    param = recipes.default_param(network.size, network.model.input_channels)
+    return dict(param=dataclasses.replace(param, init_std=0.01))
 
 
 def run_featviz(network: Network, kind: str, targets: Sequence[Target], steps: int,
@@ -480,6 +490,8 @@ def _render(method: str, args: argparse.Namespace, network: Network, kind: str,
         "seed": lambda: run_seed(network, kind, targets, args.seed_steps),
         "previous": lambda: run_featviz(network, kind, targets, args.steps,
                                         previous_recipe(network.size)),
+        "init-0.01": lambda: run_featviz(network, kind, targets, args.steps,
+                                         small_init_recipe(network)),
         "featviz": lambda: run_featviz(network, kind, targets, args.steps),
         "featviz-448": lambda: run_large(network, kind, targets, args.steps, args.large_size),
         "xplique": lambda: run_xplique(network, kind, targets, args.steps),

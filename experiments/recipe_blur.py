@@ -6,14 +6,14 @@ xplique 1.3.3's standard transformations (`features_visualizations/transformatio
 a 512-px canvas through crops of about a third of its side, resized to the network's input;
 its images stay recognizable on Lite1 where featviz's recipe draws fragmented fine texture.
 Each variant here changes one thing on top of the recipe before the blur ("before: no
-blur"), renders the tuning classes (lion, goldfinch, toucan, tree frog: disjoint from the
-report's) and is measured as in
-`experiments/quality_report.py` (`measure`: strong perturbations, target probability, top-5 by
+blur") or, for the start's scale, on top of the recipe with the blur. Each renders the
+tuning classes (lion, goldfinch, toucan, tree frog: disjoint from the report's) and is
+measured as in `experiments/quality_report.py` (`measure`: strong perturbations, target probability, top-5 by
 the other network, saturation, high-frequency share), with wall time and the machine's load.
 
     python -m experiments.recipe_blur --model ../shared/models/efficientnet_lite1_imagenet.keras \\
         --preprocess 127/128 --judge ../shared/models/mobilenet_025_imagenet.keras \\
-        --judge-preprocess mobilenet --variants "before: no blur" "recipe: blur 0-0.018"
+        --judge-preprocess mobilenet --variants "before: no blur" "blur 0-0.018, start 0.01"
     python -m experiments.recipe_blur ... --report   # table and figure from every cached variant
 
 Renders are cached per network and variant in `--runs` (`.npz`: images, wall time, load), so
@@ -24,6 +24,7 @@ variants can be run one command at a time on a shared machine; `--report` writes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -55,58 +56,76 @@ def _cache(runs: Path, name: str) -> Path:
 def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, dict]:
     """Name -> Visualizer arguments for renders of `size` on a network fed `input_size`.
 
-    "before" is the recipe before this change (no blur); every other variant adds one thing
-    to it; "recipe" is `featviz.recipes` as it now is (the blur of "blur 0-0.018").
+    "before" is the recipe before the blur; the blur and object-size variants add one thing
+    to it, all from Lucid's start (raw standard deviation 0.01), as they were measured; "blur
+    0-0.018, start 0.01" is the recipe with the blur; the "start" variants change only the
+    start's scale of that, and "recipe" is `featviz.recipes` as it now is (start 0.3).
     """
     def unblurred(canvas: tuple[int, int], **kwargs) -> list:
         return recipes.default_transforms(canvas, blur=(0.0, 0.0), **kwargs)[1:]
+
+    def start(canvas: tuple[int, int], init_std: float = 0.01, **kwargs) -> fv.Fourier:
+        """The recipe's parameterization from a raw spectrum of `init_std`."""
+        return dataclasses.replace(recipes.default_param(canvas), init_std=init_std, **kwargs)
 
     large = (2 * size[0], 2 * size[1])
     mid = (3 * size[0] // 2, 3 * size[1] // 2)
     return {
         XPLIQUE: {},
-        "before: no blur": dict(transforms=unblurred(size)),
+        "before: no blur": dict(param=start(size), transforms=unblurred(size)),
         # xplique's sigma 1.0-1.1 px sits on its 512-px canvas, seen through ~176-px crops
         # resized to 224: about 1.3 px at the network's input, 0.006 of its side. Drawn per
         # image from 0.0045-0.009 of the side (1-2 px at 224), before the zoom.
-        "blur 0.0045-0.009": dict(transforms=[_blur(size, 0.0045, 0.009), *unblurred(size)]),
-        "blur 0.009-0.018": dict(transforms=[_blur(size, 0.009, 0.018), *unblurred(size)]),
+        "blur 0.0045-0.009": dict(param=start(size),
+                                  transforms=[_blur(size, 0.0045, 0.009), *unblurred(size)]),
+        "blur 0.009-0.018": dict(param=start(size),
+                                 transforms=[_blur(size, 0.009, 0.018), *unblurred(size)]),
         # Strong blur only (2-4 px) drew shapes but the unblurred images lost their class:
         # draw from no blur to strong, per image.
-        "blur 0.0045-0.018": dict(transforms=[_blur(size, 0.0045, 0.018), *unblurred(size)]),
-        "recipe: blur 0-0.018": {},
+        "blur 0.0045-0.018": dict(param=start(size),
+                                  transforms=[_blur(size, 0.0045, 0.018), *unblurred(size)]),
+        "blur 0-0.018, start 0.01": dict(param=start(size)),
         # A flatter spectrum drew more, smaller objects on Lite1 but with 2.5-10x the fine grain
         # (README_quality); does the blur inside the step take the gradient off the finest detail?
         "blur 0.0045-0.009, 1/f": dict(
-            param=fv.Fourier(size, decay_power=1.0, contrast=recipes.CONTRAST),
+            param=start(size, decay_power=1.0),
             transforms=[_blur(size, 0.0045, 0.009), *unblurred(size)]),
         # Zoomed-in views only: the network sees 40-100% of the image, as xplique's crops.
-        "blur 0.0045-0.009, crops": dict(transforms=[_blur(size, 0.0045, 0.009),
+        "blur 0.0045-0.009, crops": dict(param=start(size), transforms=[_blur(size, 0.0045, 0.009),
                                                      *unblurred(size, scales=(1.0, 2.5))]),
         # A canvas twice the input, seen through crops of 31-80% of it resized to the input
         # (xplique: ~34%), blurred at the network's input resolution, after the resize.
         "448 canvas, crops, blur 0.0045-0.009": dict(
-            param=recipes.default_param(large),
+            param=start(large),
             transforms=[*unblurred(large, scales=(1.25, 3.2)), fv.Resize(input_size),
                         _blur(input_size, 0.0045, 0.009)]),
         # Whole views and zoomed-in crops mixed, per image: the zoom range of the recipe
         # extended to xplique's crops (up to 2.5x: 40% of the image).
-        "recipe, zoom 0.625-2.5": dict(transforms=recipes.default_transforms(size, scales=(0.625, 2.5))),
+        "recipe, zoom 0.625-2.5": dict(param=start(size),
+                                       transforms=recipes.default_transforms(size, scales=(0.625, 2.5))),
         # A stronger blur at the top of the range (0-6 px at 224).
-        "recipe, blur 0-0.027": dict(transforms=recipes.default_transforms(size, blur=(0.0, 0.027))),
+        "recipe, blur 0-0.027": dict(param=start(size),
+                                     transforms=recipes.default_transforms(size, blur=(0.0, 0.027))),
         # The network sees the image smaller (the zooms of the 448 canvas resized to the input,
         # at 224; reflected copies fill the rest), or between that and the recipe.
-        "recipe, zoom 0.3125-0.8": dict(transforms=recipes.default_transforms(size, scales=(0.3125, 0.8))),
-        "recipe, zoom 0.4-1.25": dict(transforms=recipes.default_transforms(size, scales=(0.4, 1.25))),
+        "recipe, zoom 0.3125-0.8": dict(param=start(size), transforms=recipes.default_transforms(
+            size, scales=(0.3125, 0.8))),
+        "recipe, zoom 0.4-1.25": dict(param=start(size), transforms=recipes.default_transforms(
+            size, scales=(0.4, 1.25))),
         # The recipe as it is on a canvas twice the input (a free-size network sees all of it).
-        "448 canvas, recipe": dict(param=recipes.default_param(large)),
+        "448 canvas, recipe": dict(param=start(large)),
         # ... and seen at the input size (`Visualizer.input_size`: resized after the
         # transforms): the network sees the whole canvas, each object at half the size; and a
         # canvas 1.5x the input (2.25x the pixels instead of 4x).
-        "336 canvas, recipe, resized to the input": dict(param=recipes.default_param(mid),
-                                                         input_size=input_size),
-        "448 canvas, recipe, resized to the input": dict(param=recipes.default_param(large),
-                                                         input_size=input_size),
+        "336 canvas, recipe, resized to the input": dict(param=start(mid), input_size=input_size),
+        "448 canvas, recipe, resized to the input": dict(param=start(large), input_size=input_size),
+        # The start's scale, in learning rates (0.03): with fixed contrast only the ratio of
+        # the raw variable's norm to Adam's step matters; Lucid's 0.01 is a third of a step.
+        "start 0.15 (5 learning rates)": dict(param=start(size, 0.15)),
+        "recipe: start 0.3 (10 learning rates)": {},
+        "start 0.6 (20 learning rates)": dict(param=start(size, 0.6)),
+        "start 1.0 (33 learning rates)": dict(param=start(size, 1.0)),
+        "start 1.0, learning rate 0.1 (10)": dict(param=start(size, 1.0), learning_rate=0.1),
     }
 
 

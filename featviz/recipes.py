@@ -15,7 +15,14 @@ gives the numbers. It is:
   neon fringes, and even on MobileNet 14-25% of the pixels have HSV saturation above 0.8;
   with it, under 1%, and the objects are drawn in natural colours;
 - Adam with learning rate 0.03 (with the steeper scaling, 0.05 saturated the colours before
-  the contrast was fixed);
+  the contrast was fixed), from a raw spectrum of standard deviation 0.3 (`INIT_STD`, ten
+  learning rates). With the contrast fixed, the image depends only on the direction of the raw
+  variable, so what sets the pace of the ascent is the size of a step relative to the
+  variable's norm. From Lucid's 0.01 the first steps (0.03 per coordinate) replace the start
+  entirely and the later ones shrink as the norm grows: an early, steep anneal that froze
+  fragmented texture. From 0.3 each early step changes the image by about a tenth. On the
+  tuning classes the lion's face and the toucan's beak appeared on EfficientNet-Lite1, and
+  MobileNet's renders lost a third of their fine grain (power above half-Nyquist 0.034 to 0.020);
 - transformation robustness: a per-image random blur (standard deviation from 0 to 1.8% of the
   image side: 0-4 pixels at 224), pad, jitter, then a per-image random zoom (0.625x-1.6x),
   rotation (+-25 degrees) and shift (10%), then a small jitter. The zoom is what makes objects
@@ -52,10 +59,17 @@ DECAY_POWER = 1.5
 CONTRAST = (2.0, 1.9, 1.5)
 # The optimizer's learning rate in the recipe (Adam).
 LEARNING_RATE = 0.03
+# The standard deviation of the raw spectrum at the start, in learning rates: 10 (0.3). With
+# fixed contrast only the ratio of the two matters (scaling both scales the raw variable, not
+# the image); 5, 10, 20 and 33 learning rates were tried on the tuning classes of both networks
+# (experiments/recipe_blur.py, README_quality "The start's scale"): 5 and 10 drew the most
+# recognizable objects on EfficientNet-Lite1, 10 the least grain on MobileNet.
+INIT_STD = 10 * LEARNING_RATE
 
 
 def default_param(size: int | tuple[int, int], channels: int = 3) -> Fourier:
-    """The recipe's parameterization: decorrelated `Fourier`, 1/f^`DECAY_POWER`, `CONTRAST`.
+    """The recipe's parameterization: decorrelated `Fourier`, 1/f^`DECAY_POWER`, `CONTRAST`,
+    `INIT_STD`.
 
     Args:
         size: image size, an int or (height, width).
@@ -65,7 +79,7 @@ def default_param(size: int | tuple[int, int], channels: int = 3) -> Fourier:
         A `Fourier` parameterization of [batch, height, width, channels] images.
     """
     return Fourier(size=size, channels=channels, decorrelate=True, decay_power=DECAY_POWER,
-                   contrast=CONTRAST)
+                   contrast=CONTRAST, init_std=INIT_STD)
 
 
 def _fraction(name: str, value: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import gin
@@ -92,3 +93,20 @@ def test_the_recipe_keeps_colours_natural_where_free_contrast_blows_out(demo):
 
     assert saturated(free) > 0.2 and saturated(fixed) < 0.05
     np.testing.assert_allclose(fv.params.decorrelated_contrast(fixed)[0], recipes.CONTRAST, rtol=0.1)
+
+
+def test_the_recipe_starts_far_enough_out_that_the_first_steps_refine_the_start(demo):
+    """With fixed contrast the image depends only on the raw variable's direction, so a step's
+    effect is its size against the variable's norm. From Lucid's 0.01 the first Adam steps
+    (0.03 per coordinate) replace the start; from the recipe's 0.3 they refine it
+    (README_quality, "The start's scale")."""
+    def kept(param: fv.Fourier) -> float:
+        start = param.to_images(param.initial(1, 0)).numpy()
+        images = fv.Visualizer(demo, fv.ClassLogit("concentric_rings"), param=param, steps=4,
+                               seed=0).run().images
+        return float(np.corrcoef(start.ravel(), images.ravel())[0, 1])
+
+    recipe = recipes.default_param(64)
+    assert recipe.init_std == recipes.INIT_STD == 10 * recipes.LEARNING_RATE
+    lucid = kept(dataclasses.replace(recipe, init_std=0.01))
+    assert kept(recipe) > 0.9 > 0.5 > lucid
