@@ -67,7 +67,7 @@ from featviz.analysis.evaluate import (channel_robustness, high_frequency_power,
 SEED_CONFIG = "vgg16_classes"
 METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-448", "xplique", "tf-keras-vis")
 LABELS = {"seed": "seed method", "previous": "previous default",
-          "init-0.01": "featviz default,\ninit 0.01", "featviz": "featviz default",
+          "init-0.01": "featviz default\ninit 0.01", "featviz": "featviz default",
           "featviz-448": "featviz default\n448 px canvas", "xplique": "xplique default",
           "tf-keras-vis": "tf-keras-vis default"}
 # Methods that render channels too (the 448-pixel canvas is a class-image question).
