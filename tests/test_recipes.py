@@ -64,6 +64,7 @@ def test_the_imagenet_configs_spell_out_the_recipe(config):
     assert gin.query_parameter("Fourier.decay_power") == recipes.DECAY_POWER
     assert gin.query_parameter("Fourier.decorrelate") is True
     assert tuple(gin.query_parameter("Fourier.contrast")) == recipes.CONTRAST
+    assert gin.query_parameter("Fourier.init_std") == recipes.INIT_STD
     assert gin.query_parameter("Visualizer.learning_rate") == recipes.LEARNING_RATE
     names = [name for name in inspect.signature(fv.default_transforms).parameters if name != "size"]
     bound = {name: gin.query_parameter(f"default_transforms.{name}") for name in names}
