@@ -223,11 +223,15 @@ def previous_recipe(size: tuple[int, int]) -> dict:
                             fv.Jitter(round(0.035 * side))])
 
 
+def lucid_start(size: tuple[int, int], channels: int = 3, **changes) -> fv.Fourier:
+    """The recipe's parameterization started as Lucid starts, from a raw spectrum of standard
+    deviation 0.01 (`recipes.INIT_STD` is 0.3), with any other fields `changes`."""
+    return dataclasses.replace(recipes.default_param(size, channels), **{"init_std": 0.01, **changes})
+
+
 def small_init_recipe(network: Network) -> dict:
-    """The default recipe started as Lucid starts, from a raw spectrum of standard deviation
-    0.01 (`recipes.INIT_STD` is 0.3), as `Visualizer` arguments: the start's ablation."""
-    param = recipes.default_param(network.size, network.model.input_channels)
-    return dict(param=dataclasses.replace(param, init_std=0.01))
+    """The default recipe from Lucid's start, as `Visualizer` arguments: the start's ablation."""
+    return dict(param=lucid_start(network.size, network.model.input_channels))
 
 
 def run_featviz(network: Network, kind: str, targets: Sequence[Target], steps: int,

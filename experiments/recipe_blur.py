@@ -8,8 +8,9 @@ its images stay recognizable on Lite1 where featviz's recipe draws fragmented fi
 Each variant here changes one thing on top of the recipe before the blur ("before: no
 blur") or, for the start's scale, on top of the recipe with the blur. Each renders the
 tuning classes (lion, goldfinch, toucan, tree frog: disjoint from the report's) and is
-measured as in `experiments/quality_report.py` (`measure`: strong perturbations, target probability, top-5 by
-the other network, saturation, high-frequency share), with wall time and the machine's load.
+measured as in `experiments/quality_report.py` (`measure`: strong perturbations, target
+probability, top-5 by the other network, saturation, high-frequency share), with wall time
+and the machine's load.
 
     python -m experiments.recipe_blur --model ../shared/models/efficientnet_lite1_imagenet.keras \\
         --preprocess 127/128 --judge ../shared/models/mobilenet_025_imagenet.keras \\
@@ -24,7 +25,6 @@ variants can be run one command at a time on a shared machine; `--report` writes
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import time
@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 import featviz as fv
-from experiments.quality_report import figure, load_network, measure, run_xplique
+from experiments.quality_report import figure, load_network, lucid_start, measure, run_xplique
 from featviz import recipes
 
 CLASSES = ["lion", "goldfinch", "toucan", "tree_frog"]
@@ -57,16 +57,15 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
     """Name -> Visualizer arguments for renders of `size` on a network fed `input_size`.
 
     "before" is the recipe before the blur; the blur and object-size variants add one thing
-    to it, all from Lucid's start (raw standard deviation 0.01), as they were measured; "blur
-    0-0.018, start 0.01" is the recipe with the blur; the "start" variants change only the
-    start's scale of that, and "recipe" is `featviz.recipes` as it now is (start 0.3).
+    to it, from Lucid's start (raw standard deviation 0.01) as they were measured. "blur
+    0-0.018, start 0.01" is the recipe with the blur; the "start" variants change only its
+    start, and "recipe" is `featviz.recipes` as it now is (start 0.3).
     """
     def unblurred(canvas: tuple[int, int], **kwargs) -> list:
         return recipes.default_transforms(canvas, blur=(0.0, 0.0), **kwargs)[1:]
 
-    def start(canvas: tuple[int, int], init_std: float = 0.01, **kwargs) -> fv.Fourier:
-        """The recipe's parameterization from a raw spectrum of `init_std`."""
-        return dataclasses.replace(recipes.default_param(canvas), init_std=init_std, **kwargs)
+    def start(canvas: tuple[int, int], init_std: float = 0.01, **changes) -> fv.Fourier:
+        return lucid_start(canvas, init_std=init_std, **changes)
 
     large = (2 * size[0], 2 * size[1])
     mid = (3 * size[0] // 2, 3 * size[1] // 2)
@@ -91,8 +90,8 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
             param=start(size, decay_power=1.0),
             transforms=[_blur(size, 0.0045, 0.009), *unblurred(size)]),
         # Zoomed-in views only: the network sees 40-100% of the image, as xplique's crops.
-        "blur 0.0045-0.009, crops": dict(param=start(size), transforms=[_blur(size, 0.0045, 0.009),
-                                                     *unblurred(size, scales=(1.0, 2.5))]),
+        "blur 0.0045-0.009, crops": dict(param=start(size), transforms=[
+            _blur(size, 0.0045, 0.009), *unblurred(size, scales=(1.0, 2.5))]),
         # A canvas twice the input, seen through crops of 31-80% of it resized to the input
         # (xplique: ~34%), blurred at the network's input resolution, after the resize.
         "448 canvas, crops, blur 0.0045-0.009": dict(
