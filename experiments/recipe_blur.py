@@ -25,6 +25,7 @@ variants can be run one command at a time on a shared machine; `--report` writes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -66,6 +67,10 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
 
     def start(canvas: tuple[int, int], init_std: float = 0.01, **changes) -> fv.Fourier:
         return lucid_start(canvas, init_std=init_std, **changes)
+
+    def exact(canvas: tuple[int, int]) -> list:
+        return [dataclasses.replace(t, exact_gradient=True) if isinstance(t, fv.RandomAffine) else t
+                for t in recipes.default_transforms(canvas)]
 
     large = (2 * size[0], 2 * size[1])
     mid = (3 * size[0] // 2, 3 * size[1] // 2)
@@ -125,6 +130,11 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         "start 0.6 (20 learning rates)": dict(param=start(size, 0.6)),
         "start 1.0 (33 learning rates)": dict(param=start(size, 1.0)),
         "start 1.0, learning rate 0.1 (10)": dict(param=start(size, 1.0), learning_rate=0.1),
+        # TensorFlow's gradient of the fused resample is the inverse resample, not its
+        # transpose (`fv.Resampling.exact_gradient`): the recipe with the transpose.
+        "recipe, exact resample gradient": dict(transforms=exact(size)),
+        "448 canvas, exact resample gradient, resized to the input": dict(
+            param=recipes.default_param(large), transforms=exact(large), input_size=input_size),
     }
 
 

@@ -56,12 +56,21 @@ class Resampling:
             "wrap"; None for maps that read only inside their input (crops, resizes), which
             `compose` folds into a preceding resample without changing what it fills.
         fill_value: the value of "constant" fill.
+        exact_gradient: back-propagate through the resample's own transpose (`_transpose`)
+            instead of TensorFlow's registered gradient, which resamples the incoming
+            gradient with the inverse map: that is the transpose only for rigid maps. Under a
+            zoom into the image it reads the gradient at fewer points than the image has
+            pixels, so fine detail of the network's gradient folds into a grain at the
+            image's own resolution; under a zoom out it smooths what bilinear sampling did not
+            read. The transpose spreads each output pixel's gradient over the four input pixels
+            it read, with the same weights.
     """
 
     size: tf.Tensor
     matrix: tf.Tensor
     fill_mode: str | None = None
     fill_value: float = 0.0
+    exact_gradient: bool = False
 
     def then(self, after: Resampling) -> Resampling:
         """This resample followed by `after`, an inside-only map of this one's output."""
@@ -72,13 +81,87 @@ class Resampling:
 
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
         """images [batch, height, width, channels] -> [batch, *size, channels], bilinear."""
+        if not self.exact_gradient:
+            return self._resample(images)
+
+        @tf.custom_gradient
+        def resample(images: tf.Tensor) -> tuple[tf.Tensor, Callable]:
+            return self._resample(images), lambda grad: self._transpose(grad, tf.shape(images))
+
+        return resample(images)
+
+    @property
+    def _mode(self) -> str:
+        return self.fill_mode or "reflect"
+
+    def _resample(self, images: tf.Tensor) -> tf.Tensor:
         batch = tf.shape(images)[0]
         flat = tf.reshape(self.matrix, [-1, 9])[:, :8]
         return tf.raw_ops.ImageProjectiveTransformV3(
             images=images, transforms=tf.broadcast_to(flat, [batch, 8]), output_shape=self.size,
-            fill_value=float(self.fill_value), interpolation="BILINEAR",
-            fill_mode=(self.fill_mode or "reflect").upper(),
+            fill_value=float(self.fill_value), interpolation="BILINEAR", fill_mode=self._mode.upper(),
         )
+
+    def _transpose(self, grad: tf.Tensor, input_shape: tf.Tensor) -> tf.Tensor:
+        """The transpose of the resample applied to `grad` [batch, *size, channels].
+
+        The resample's output pixel reads its input point's four neighbours, with bilinear
+        weights, after `ImageProjectiveTransformV3` maps the point inside the image by the fill
+        mode; the transpose adds the output's gradient, with the same weights, to those pixels.
+        Constant fill reads no pixel, so it passes no gradient back.
+        """
+        batch, height, width, channels = tf.unstack(input_shape)
+        out_height, out_width = self.size[0], self.size[1]
+        ys, xs = tf.meshgrid(tf.range(out_height), tf.range(out_width), indexing="ij")
+        pixels = tf.stack([tf.cast(xs, tf.float32), tf.cast(ys, tf.float32),
+                           tf.ones_like(xs, tf.float32)], axis=-1)  # [h, w, 3]
+        matrix = tf.broadcast_to(self.matrix, [batch, 3, 3])
+        points = tf.einsum("bij,hwj->bhwi", matrix, pixels)
+        x = _map_coordinate(points[..., 0] / points[..., 2], width, self._mode)
+        y = _map_coordinate(points[..., 1] / points[..., 2], height, self._mode)
+        x0, y0 = tf.floor(x), tf.floor(y)
+        base = tf.range(batch)[:, None, None] * height * width
+        sums = []
+        for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            ny, nx = y0 + dy, x0 + dx
+            weight = (1.0 - tf.abs(y - ny)) * (1.0 - tf.abs(x - nx))
+            inside = (ny >= 0) & (ny < tf.cast(height, tf.float32)) & (nx >= 0) & (
+                nx < tf.cast(width, tf.float32))
+            index = base + tf.cast(ny, tf.int32) * width + tf.cast(nx, tf.int32)
+            sums.append((tf.where(inside, index, 0), tf.where(inside, weight, 0.0)))
+        indices = tf.reshape(tf.stack([index for index, _ in sums], axis=-1), [-1])
+        weights = tf.stack([weight for _, weight in sums], axis=-1)  # [b, h, w, 4]
+        contributions = tf.reshape(weights[..., None] * grad[:, :, :, None, :], [-1, channels])
+        total = tf.math.unsorted_segment_sum(contributions, indices, batch * height * width)
+        return tf.reshape(total, input_shape)
+
+
+def _map_coordinate(coord: tf.Tensor, length: tf.Tensor, mode: str) -> tf.Tensor:
+    """A sampled coordinate moved inside [0, length - 1] as `ImageProjectiveTransformV3` does.
+
+    The kernel's `MapCoordinate` (tensorflow/core/kernels/image/image_ops.h), branch by branch:
+    "reflect" mirrors about the outer edges of the end pixels (d c b a | a b c d | d c b a),
+    "wrap" shifts by whole image lengths, "nearest" clamps; "constant" leaves the coordinate
+    (reads outside are the fill value).
+    """
+    if mode == "constant":
+        return coord
+    size = tf.cast(length, tf.float32)
+    last = size - 1.0
+    if mode == "reflect":
+        double = 2.0 * size
+        below = tf.where(coord < -double, double * tf.math.floor(-coord / double) + coord, coord)
+        below = tf.where(below < -size, below + double, -below - 1.0)
+        above = coord - double * tf.math.floor(coord / double)
+        above = tf.where(above >= size, double - above - 1.0, above)
+        coord = tf.where(coord < 0, below, tf.where(coord > last, above, coord))
+    elif mode == "wrap":
+        period = tf.maximum(last, 1.0)
+        below = coord + size * (tf.math.floor(-coord / period) + 1.0)
+        above = coord - size * tf.math.floor(coord / period)
+        coord = tf.where(coord < 0, below, tf.where(coord > last, above, coord))
+    coord = tf.where(length <= 1, tf.zeros_like(coord), coord)
+    return tf.clip_by_value(coord, 0.0, last)
 
 
 def _affine(*entries: tf.Tensor | float) -> tf.Tensor:
@@ -486,6 +569,8 @@ class RandomAffine:
             and width (drawn independently per axis from [-translate, translate]).
         fill_mode: what is shown outside the image: "reflect", "constant", "nearest" or "wrap".
         fill_value: the grey level of "constant" fill, in [0, 1].
+        exact_gradient: back-propagate through the resample's transpose
+            (`Resampling.exact_gradient`), also for the crops and resizes fused into it.
     """
 
     scales: tuple[float, float] = (1.0, 1.0)
@@ -493,6 +578,7 @@ class RandomAffine:
     translate: float = 0.0
     fill_mode: str = "reflect"
     fill_value: float = 0.5
+    exact_gradient: bool = False
 
     def __post_init__(self) -> None:
         _check_range("scales", self.scales, minimum=0.0)
@@ -519,7 +605,7 @@ class RandomAffine:
         # Each output pixel p reads the input point c + A (p - c) + shift, with A = rotation /
         # scale about the centre c: content appears `scale` times larger.
         matrix = _about_centre(size, tf.cos(angle) / scale, tf.sin(angle) / scale, shift_x, shift_y)
-        return Resampling(size, matrix, self.fill_mode, float(self.fill_value))
+        return Resampling(size, matrix, self.fill_mode, float(self.fill_value), self.exact_gradient)
 
 
 # Lucid's `collapse_alpha_random(sd=0.5)` (optvis/transform.py) composites over

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -158,6 +160,51 @@ def test_random_affine_draws_per_image_within_the_range_and_only_from_the_seed()
 def test_random_affine_refuses_bad_ranges(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fv.RandomAffine(**kwargs)
+
+
+def _resample_and_probe(mode: str, scale: float, seed: int):
+    """A zoom-rotate-shift resample of 17x23 images into 19x21 ones, an input and an output probe."""
+    rng = np.random.default_rng(seed)
+    angle = rng.uniform(-1.0, 1.0, 2).astype(np.float32)
+    shift = rng.normal(0.0, 5.0, (2, 2)).astype(np.float32)
+    matrix = fv.transforms._about_centre(tf.constant([17, 23]), np.cos(angle) / scale,
+                                         np.sin(angle) / scale, shift[0], shift[1])
+    resampling = fv.transforms.Resampling(tf.constant([19, 21]), matrix, mode, 0.3, exact_gradient=True)
+    return (resampling, tf.constant(rng.normal(size=(2, 17, 23, 3)), tf.float32),
+            tf.constant(rng.normal(size=(2, 19, 21, 3)), tf.float32))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "wrap"])
+@pytest.mark.parametrize("scale", [0.4, 1.0, 2.2])
+def test_the_exact_gradient_is_the_transpose_of_the_resample(mode, scale):
+    # <A x, y> = <x, A^T y> for the op's own resample A, with points far outside the image.
+    resampling, x, y = _resample_and_probe(mode, scale, seed=int(scale * 10))
+    linear = resampling(x) - resampling(tf.zeros_like(x))  # the constant fill's offset removed
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = resampling(x)
+    transposed = tape.gradient(out, x, output_gradients=y)
+    np.testing.assert_allclose(float(tf.reduce_sum(linear * y)), float(tf.reduce_sum(x * transposed)),
+                               rtol=1e-4)
+
+
+def test_tensorflows_gradient_of_a_zoom_is_not_the_transpose_so_the_recipe_can_ask_for_it():
+    resampling, x, y = _resample_and_probe("reflect", 2.2, seed=1)
+    inverse = dataclasses.replace(resampling, exact_gradient=False)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        exact, registered = resampling(x), inverse(x)
+    np.testing.assert_array_equal(exact.numpy(), registered.numpy())  # the same images
+    transposed = tape.gradient(exact, x, output_gradients=y)
+    resampled = tape.gradient(registered, x, output_gradients=y)
+    assert float(tf.reduce_sum(x * resampled)) != pytest.approx(float(tf.reduce_sum(x * transposed)),
+                                                                rel=0.05)
+    fused = fv.compose([fv.RandomAffine((0.6, 1.6), exact_gradient=True), fv.Jitter(3)])
+    with tf.GradientTape() as tape:
+        images = _smooth_images()
+        tape.watch(images)
+        out = fused(images, SEED)
+    assert out.shape == (3, 61, 61, 3) and np.isfinite(tape.gradient(out, images).numpy()).all()
 
 
 # compose: geometric members fused into one resample -------------------------------------------
