@@ -6,9 +6,15 @@ on deep networks it fills the spectrum's high end with noise; `Maco` fixes each 
 amplitude to the average of natural photographs and optimizes only the phases, so every render
 has a natural image's power spectrum, whatever the network.
 
-The magnitude spectrum is computed by featviz from the photographs it ships
-(`featviz/configs/images/*.jpg`, six scikit-image samples): every 128x128 window of each
-photograph at a stride of 64 pixels (68 windows), minus its mean, in the decorrelated colour space the image
+The magnitude spectrum is computed by featviz from the photographs it ships: the four
+scenes among the six scikit-image samples in `featviz/configs/images/` (astronaut, chelsea,
+coffee, rocket; `SPECTRUM_PHOTOGRAPHS`). The other two, the Hubble deep field (a star field:
+0.174 of its power above half-Nyquist, against 0.019-0.037 for the four) and a micrograph
+(0.039), are not what a network's training images look like: with all six, a random-phase
+render had 0.042 of its power above half-Nyquist (scikit-image's photographs at 224 px:
+0.011-0.026), with the four 0.024, and class renders through the recipe's transforms 0.041-0.046
+against 0.027 (experiments/README_quality.md, "MACO"). Every 128x128 window of each
+photograph at a stride of 64 pixels, minus its mean, in the decorrelated colour space the image
 is built in, multiplied by a Hann window (so that the window's edges do not add a cross of
 spurious power along the axes), then the absolute 2-D FFT of each colour channel, averaged over
 the windows. That 128-pixel spectrum is resampled (bilinear, DC at the centre) to the render's
@@ -23,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import gin
@@ -33,24 +40,39 @@ from featviz import configs
 from featviz import io as image_io
 from featviz.params.base import _COLOR_MIX, Parameterization, _logit, _mix_planes
 
-# The photographs featviz ships (package data, `featviz/configs/images`).
-SPECTRUM_IMAGES = configs.IMAGES
+# The photographs of scenes featviz ships (package data, `featviz/configs/images`): the module
+# docstring says why the star field and the micrograph beside them are left out.
+SPECTRUM_PHOTOGRAPHS = tuple(str(configs.IMAGES / f"{name}.jpg")
+                             for name in ("astronaut", "chelsea", "coffee", "rocket"))
 _WINDOW = 128  # pixels: small enough that every shipped photograph holds several windows
 _STRIDE = 64
 # Keeps the standardisation finite for a constant image.
 _EPS = 1e-5
 
 
+def _photographs(images: str | os.PathLike | Sequence[str | os.PathLike]) -> tuple[str, ...]:
+    """The image files `images` names: a folder's *.jpg files, or the files themselves."""
+    if isinstance(images, (str, os.PathLike)) and Path(images).is_dir():
+        paths = tuple(str(path) for path in sorted(Path(images).glob("*.jpg")))
+        if not paths:
+            raise ValueError(f"Maco computes its magnitude spectrum from *.jpg photographs; "
+                             f"the folder {str(images)!r} holds none")
+        return paths
+    paths = (str(images),) if isinstance(images, (str, os.PathLike)) else tuple(map(str, images))
+    missing = [path for path in paths if not Path(path).is_file()]
+    if not paths or missing:
+        raise ValueError(f"Maco's spectrum_images must be a folder of *.jpg photographs or "
+                         f"a list of image files; {missing or list(paths)!r} "
+                         f"{'do not exist' if missing else 'is empty'}")
+    return paths
+
+
 @functools.lru_cache(maxsize=4)
-def _window_spectrum(directory: str) -> np.ndarray:
+def _window_spectrum(paths: tuple[str, ...]) -> np.ndarray:
     """The mean magnitude spectrum of the photographs' windows, [3, 128, 65], DC at [:, 0, 0].
 
     Cached: a pure function of the files, read once per process instead of once per trace.
     """
-    paths = sorted(Path(directory).glob("*.jpg"))
-    if not paths:
-        raise ValueError(f"Maco computes its magnitude spectrum from *.jpg photographs; "
-                         f"{directory!r} holds none")
     decorrelate = np.linalg.inv(_COLOR_MIX.T).astype(np.float64)
     hann = np.outer(np.hanning(_WINDOW), np.hanning(_WINDOW))[..., None]
     total, count = np.zeros((3, _WINDOW, _WINDOW // 2 + 1)), 0
@@ -64,23 +86,24 @@ def _window_spectrum(directory: str) -> np.ndarray:
                 total += np.abs(np.fft.rfft2(np.moveaxis(window, -1, 0)))
                 count += 1
     if count == 0:
-        raise ValueError(f"the photographs in {directory!r} are smaller than {_WINDOW} pixels")
+        raise ValueError(f"the photographs {list(paths)!r} are smaller than {_WINDOW} pixels")
     return (total / count).astype(np.float32)
 
 
-def natural_spectrum(size: tuple[int, int], directory: str | os.PathLike = SPECTRUM_IMAGES
+def natural_spectrum(size: tuple[int, int],
+                     images: str | os.PathLike | Sequence[str | os.PathLike] = SPECTRUM_PHOTOGRAPHS
                      ) -> np.ndarray:
     """The photographs' mean magnitude spectrum at an image size (see the module docstring).
 
     Args:
         size: (height, width) of the images.
-        directory: a folder of *.jpg photographs.
+        images: a folder of *.jpg photographs, or a list of image files.
 
     Returns:
         float32 [3, height, width // 2 + 1], in the layout of `tf.signal.rfft2d`.
     """
     height, width = size
-    spectrum = _window_spectrum(str(directory))
+    spectrum = _window_spectrum(_photographs(images))
     # Resample with the DC term at the centre of the (wrapped) vertical axis, so that
     # interpolation runs across zero frequency rather than across the wrap at Nyquist.
     centred = np.fft.fftshift(spectrum, axes=1).transpose(1, 2, 0)  # [128, 65, 3]
@@ -102,18 +125,22 @@ class Maco(Parameterization):
     a photograph comes back with natural-image amplitudes, not its own.
 
     Attributes:
-        spectrum_images: the folder of *.jpg photographs whose magnitude spectrum is used.
+        spectrum_images: the photographs whose magnitude spectrum is used: a folder of *.jpg
+            files, or a tuple of image files (default `SPECTRUM_PHOTOGRAPHS`).
         init: "normal" draws phases uniformly in [-pi, pi) (a random-phase natural-spectrum
             image; `init_std` is not used), "uniform" or an image as for every
             parameterization.
     """
 
-    spectrum_images: str = str(SPECTRUM_IMAGES)
+    spectrum_images: str | tuple[str, ...] = SPECTRUM_PHOTOGRAPHS
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.depth != 3:
             raise ValueError(f"Maco makes colour images (channels=3), got channels={self.channels!r}")
+        if not isinstance(self.spectrum_images, (str, os.PathLike)):  # gin gives lists: hashable
+            object.__setattr__(self, "spectrum_images", tuple(map(str, self.spectrum_images)))
+        _photographs(self.spectrum_images)  # a bad path fails here, not inside the first trace
 
     def magnitude(self) -> np.ndarray:
         """The fixed magnitude spectrum, [3, height, width // 2 + 1]."""
