@@ -6,15 +6,16 @@ on deep networks it fills the spectrum's high end with noise; `Maco` fixes each 
 amplitude to the average of natural photographs and optimizes only the phases, so every render
 has a natural image's power spectrum, whatever the network.
 
-The magnitude spectrum is computed by featviz from the photographs it ships: the four
-scenes among the six scikit-image samples in `featviz/configs/images/` (astronaut, chelsea,
-coffee, rocket; `SPECTRUM_PHOTOGRAPHS`). The other two, the Hubble deep field (a star field:
-0.174 of its power above half-Nyquist, against 0.019-0.037 for the four) and a micrograph
-(0.039), are not what a network's training images look like: with all six, a random-phase
-render had 0.042 of its power above half-Nyquist (scikit-image's photographs at 224 px:
-0.011-0.026), with the four 0.024, and class renders through the recipe's transforms 0.041-0.046
-against 0.027 (experiments/README_quality.md, "MACO"). Every 128x128 window of each
-photograph at a stride of 64 pixels, minus its mean, in the decorrelated colour space the image
+The magnitude spectrum is computed by featviz from the photographs it ships
+(`featviz/configs/images/*.jpg`, six scikit-image samples; `spectrum_images` takes any folder
+or list of files). Two of the six are not scenes: the Hubble deep field (a star field, 0.174
+of its power above half-Nyquist against 0.019-0.037 for the others) and a micrograph. With all
+six a random-phase render has 0.042 of its power above half-Nyquist, more than scikit-image's
+photographs at 224 px (0.011-0.026); with the four scenes (`SCENE_PHOTOGRAPHS`) 0.024. The
+scenes' spectrum was measured and not made the default: on EfficientNet-Lite1 its 16 class
+renders were softer and fewer were recognizable by eye (2 of 16 against 4), and under
+`maco.gin`'s crops on MobileNet the target probabilities fell (experiments/README_quality.md,
+"MACO"). Every 128x128 window of each photograph at a stride of 64 pixels, minus its mean, in the decorrelated colour space the image
 is built in, multiplied by a Hann window (so that the window's edges do not add a cross of
 spurious power along the axes), then the absolute 2-D FFT of each colour channel, averaged over
 the windows. That 128-pixel spectrum is resampled (bilinear, DC at the centre) to the render's
@@ -40,10 +41,11 @@ from featviz import configs
 from featviz import io as image_io
 from featviz.params.base import _COLOR_MIX, Parameterization, _logit, _mix_planes
 
-# The photographs of scenes featviz ships (package data, `featviz/configs/images`): the module
-# docstring says why the star field and the micrograph beside them are left out.
-SPECTRUM_PHOTOGRAPHS = tuple(str(configs.IMAGES / f"{name}.jpg")
-                             for name in ("astronaut", "chelsea", "coffee", "rocket"))
+# The photographs featviz ships (package data, `featviz/configs/images`).
+SPECTRUM_IMAGES = str(configs.IMAGES)
+# The scenes among them, without the star field and the micrograph (the module docstring).
+SCENE_PHOTOGRAPHS = tuple(str(configs.IMAGES / f"{name}.jpg")
+                          for name in ("astronaut", "chelsea", "coffee", "rocket"))
 _WINDOW = 128  # pixels: small enough that every shipped photograph holds several windows
 _STRIDE = 64
 # Keeps the standardisation finite for a constant image.
@@ -91,7 +93,7 @@ def _window_spectrum(paths: tuple[str, ...]) -> np.ndarray:
 
 
 def natural_spectrum(size: tuple[int, int],
-                     images: str | os.PathLike | Sequence[str | os.PathLike] = SPECTRUM_PHOTOGRAPHS
+                     images: str | os.PathLike | Sequence[str | os.PathLike] = SPECTRUM_IMAGES
                      ) -> np.ndarray:
     """The photographs' mean magnitude spectrum at an image size (see the module docstring).
 
@@ -126,13 +128,14 @@ class Maco(Parameterization):
 
     Attributes:
         spectrum_images: the photographs whose magnitude spectrum is used: a folder of *.jpg
-            files, or a tuple of image files (default `SPECTRUM_PHOTOGRAPHS`).
+            files (default: the shipped six, `SPECTRUM_IMAGES`), or a tuple of image files
+            (`SCENE_PHOTOGRAPHS`: the four scenes among them).
         init: "normal" draws phases uniformly in [-pi, pi) (a random-phase natural-spectrum
             image; `init_std` is not used), "uniform" or an image as for every
             parameterization.
     """
 
-    spectrum_images: str | tuple[str, ...] = SPECTRUM_PHOTOGRAPHS
+    spectrum_images: str | tuple[str, ...] = SPECTRUM_IMAGES
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -63,11 +63,10 @@ def test_maco_raises_a_neuron_and_returns_its_attribution_map(tiny):
     assert maps[0, :8].max() == 0.0 and maps[0, :, -8:].max() == 0.0
 
 
-def test_the_default_spectrum_is_the_scenes_and_keeps_renders_as_fine_as_photographs():
+def test_the_scenes_spectrum_keeps_renders_as_fine_as_photographs_the_default_does_not():
     from featviz.analysis.evaluate import high_frequency_power
-    from featviz.configs import IMAGES
 
-    assert sorted(Path(p).stem for p in fv.params.maco.SPECTRUM_PHOTOGRAPHS) == [
+    assert sorted(Path(p).stem for p in fv.params.maco.SCENE_PHOTOGRAPHS) == [
         "astronaut", "chelsea", "coffee", "rocket"]
 
     def grain(param):
@@ -75,12 +74,13 @@ def test_the_default_spectrum_is_the_scenes_and_keeps_renders_as_fine_as_photogr
 
     # scikit-image's photographs at 224 px have 0.011-0.026 of their power above
     # half-Nyquist; the whole folder, with the star field and the micrograph, about 0.04.
-    assert 0.011 < grain(fv.Maco(224)) < 0.026
-    assert grain(fv.Maco(224, spectrum_images=str(IMAGES))) > 0.035
+    scenes = fv.params.maco.SCENE_PHOTOGRAPHS
+    assert 0.011 < grain(fv.Maco(224, spectrum_images=scenes)) < 0.026
+    assert grain(fv.Maco(224)) > 0.035
 
 
 def test_spectrum_images_takes_a_folder_or_files_and_names_a_bad_path(tmp_path):
-    files = list(fv.params.maco.SPECTRUM_PHOTOGRAPHS[:2])
+    files = list(fv.params.maco.SCENE_PHOTOGRAPHS[:2])
     assert fv.Maco(16, spectrum_images=files).spectrum_images == tuple(files)  # gin's lists
     assert fv.Maco(16, spectrum_images=files).magnitude().shape == (3, 16, 9)
     with pytest.raises(ValueError, match=r"\['/no/such\.jpg'\] do not exist"):
