@@ -38,6 +38,7 @@ import tensorflow as tf
 import featviz as fv
 from experiments.quality_report import figure, load_network, lucid_start, measure, run_xplique
 from featviz import recipes
+from featviz.params.maco import SCENE_PHOTOGRAPHS
 
 CLASSES = ["lion", "goldfinch", "toucan", "tree_frog"]
 # The reference: xplique 1.3.3 at its defaults (`quality_report.run_xplique`).
@@ -71,6 +72,9 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
     def exact(canvas: tuple[int, int]) -> list:
         return [dataclasses.replace(t, exact_gradient=True) if isinstance(t, fv.RandomAffine) else t
                 for t in recipes.default_transforms(canvas)]
+
+    def scenes(canvas: tuple[int, int]) -> fv.Maco:
+        return fv.Maco(canvas, spectrum_images=SCENE_PHOTOGRAPHS)
 
     large = (2 * size[0], 2 * size[1])
     mid = (3 * size[0] // 2, 3 * size[1] // 2)
@@ -135,6 +139,18 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         "recipe, exact resample gradient": dict(transforms=exact(size)),
         "448 canvas, exact resample gradient, resized to the input": dict(
             param=recipes.default_param(large), transforms=exact(large), input_size=input_size),
+        # MACO (featviz's `Maco`: phases only, the photographs' magnitude spectrum) for the
+        # recipe's Fourier, Adam on phases in radians as `maco.gin` (0.2); then with the four
+        # scenes' spectrum (no star field, no micrograph: `SCENE_PHOTOGRAPHS`), at 0.2 or 0.05,
+        # with MACO's own transforms (`maco.gin`: crops from 90% to 40% of the image), and on a
+        # canvas twice the input seen whole.
+        "Maco, recipe transforms": dict(param=fv.Maco(size), learning_rate=0.2),
+        "Maco (scenes), recipe transforms": dict(param=scenes(size), learning_rate=0.2),
+        "Maco (scenes), recipe transforms, Adam 0.05": dict(param=scenes(size), learning_rate=0.05),
+        "Maco (scenes), decaying crops (maco.gin)": dict(
+            param=scenes(size), transforms=[fv.RandomCrop(sizes=(0.9, 0.4))], learning_rate=0.2),
+        "Maco (scenes), 448 canvas, recipe transforms, resized to the input": dict(
+            param=scenes(large), learning_rate=0.2, input_size=input_size),
     }
 
 
