@@ -65,9 +65,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 import featviz as fv
 from featviz import recipes
-from featviz.params.maco import SCENE_PHOTOGRAPHS, SPECTRUM_IMAGES
 from featviz.analysis.evaluate import (channel_robustness, high_frequency_power,
                                        perturbation_robustness, strong_perturbations)
+from featviz.params.maco import SCENE_PHOTOGRAPHS, SPECTRUM_IMAGES
 
 SEED_CONFIG = "vgg16_classes"
 METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-448", "maco", "maco-scenes",

@@ -58,12 +58,11 @@ class Resampling:
         fill_value: the value of "constant" fill.
         exact_gradient: back-propagate through the resample's own transpose (`_transpose`)
             instead of TensorFlow's registered gradient, which resamples the incoming
-            gradient with the inverse map: that is the transpose only for rigid maps. Under a
+            gradient with the inverse map: that is the transpose only for rigid maps (under a
             zoom into the image it reads the gradient at fewer points than the image has
-            pixels, so fine detail of the network's gradient folds into a grain at the
-            image's own resolution; under a zoom out it smooths what bilinear sampling did not
-            read. The transpose spreads each output pixel's gradient over the four input pixels
-            it read, with the same weights.
+            pixels). The transpose spreads each output pixel's gradient over the four input
+            pixels it read, with the same weights. On two ImageNet networks it left the class
+            images and their grain as they were (experiments/README_quality.md).
     """
 
     size: tf.Tensor

@@ -15,12 +15,14 @@ photographs at 224 px (0.011-0.026); with the four scenes (`SCENE_PHOTOGRAPHS`) 
 scenes' spectrum was measured and not made the default: on EfficientNet-Lite1 its 16 class
 renders were softer and fewer were recognizable by eye (2 of 16 against 4), and under
 `maco.gin`'s crops on MobileNet the target probabilities fell (experiments/README_quality.md,
-"MACO"). Every 128x128 window of each photograph at a stride of 64 pixels, minus its mean, in the decorrelated colour space the image
-is built in, multiplied by a Hann window (so that the window's edges do not add a cross of
-spurious power along the axes), then the absolute 2-D FFT of each colour channel, averaged over
-the windows. That 128-pixel spectrum is resampled (bilinear, DC at the centre) to the render's
-frequency grid; frequencies are in cycles per pixel, so the spectrum's shape is the same at
-any size. MACO pairs this parameterization with random crops of decaying size
+"MACO").
+
+How the spectrum is computed: every 128x128 window of each photograph at a stride of 64
+pixels, minus its mean, in the decorrelated colour space the image is built in, multiplied by
+a Hann window (so that the window's edges do not add a cross of spurious power along the
+axes), then the absolute 2-D FFT of each colour channel, averaged over the windows. That
+128-pixel spectrum is resampled (bilinear, DC at the centre) to the render's frequency grid;
+frequencies are in cycles per pixel, so the spectrum's shape is the same at any size. MACO pairs this parameterization with random crops of decaying size
 (`featviz.transforms.RandomCrop`) and an attribution map, the accumulated image gradient
 (`featviz.callbacks.GradientMagnitude`).
 """
