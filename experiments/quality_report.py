@@ -67,7 +67,7 @@ import featviz as fv
 from featviz import recipes
 from featviz.analysis.evaluate import (channel_robustness, high_frequency_power,
                                        perturbation_robustness, strong_perturbations)
-from featviz.params.maco import SCENE_PHOTOGRAPHS, SPECTRUM_IMAGES
+from featviz.params.maco import SCENE_PHOTOGRAPHS
 
 SEED_CONFIG = "vgg16_classes"
 METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-448", "maco", "maco-scenes",
@@ -239,13 +239,13 @@ def lucid_start(size: tuple[int, int], channels: int = 3, **changes) -> fv.Fouri
     return dataclasses.replace(recipes.default_param(size, channels), **{"init_std": 0.01, **changes})
 
 
-def maco_recipe(network: Network, spectrum_images: str | Sequence[str] = SPECTRUM_IMAGES) -> dict:
-    """The recipe with `Maco` for its `Fourier`, as `Visualizer` arguments: MACO's fixed natural
-    magnitude spectrum (of `spectrum_images`) under the recipe's transforms. Adam 0.2 on phases
-    in radians, as in `featviz/configs/maco.gin` (with the scenes' spectrum, 0.05 kept fewer of
-    MobileNet's tuning classes under the strong perturbations, 66% against 84% at 128 steps,
-    and as many of EfficientNet-Lite1's, 88%)."""
-    return dict(param=fv.Maco(network.size, spectrum_images=spectrum_images),
+def maco_recipe(network: Network, **maco) -> dict:
+    """The recipe with `Maco(**maco)` for its `Fourier`, as `Visualizer` arguments: MACO's fixed
+    natural magnitude spectrum under the recipe's transforms. Adam 0.2 on phases in radians, as
+    in `featviz/configs/maco.gin` (with the scenes' spectrum, 0.05 kept fewer of MobileNet's
+    tuning classes under the strong perturbations, 66% against 84% at 128 steps, and as many
+    of EfficientNet-Lite1's, 88%)."""
+    return dict(param=fv.Maco(network.size, **maco),
                 transforms=recipes.default_transforms(network.size),
                 learning_rate=0.2)
 
@@ -521,7 +521,7 @@ def _render(method: str, args: argparse.Namespace, network: Network, kind: str,
         "featviz-448": lambda: run_large(network, kind, targets, args.steps, args.large_size),
         "maco": lambda: run_featviz(network, kind, targets, args.steps, maco_recipe(network)),
         "maco-scenes": lambda: run_featviz(network, kind, targets, args.steps,
-                                           maco_recipe(network, SCENE_PHOTOGRAPHS)),
+                                           maco_recipe(network, spectrum_images=SCENE_PHOTOGRAPHS)),
         "xplique": lambda: run_xplique(network, kind, targets, args.steps),
         "tf-keras-vis": lambda: run_tf_keras_vis(network, kind, targets, args.steps),
     }

@@ -110,8 +110,7 @@ class Resampling:
         Constant fill reads no pixel, so it passes no gradient back.
         """
         batch, height, width, channels = tf.unstack(input_shape)
-        out_height, out_width = self.size[0], self.size[1]
-        ys, xs = tf.meshgrid(tf.range(out_height), tf.range(out_width), indexing="ij")
+        ys, xs = tf.meshgrid(tf.range(self.size[0]), tf.range(self.size[1]), indexing="ij")
         pixels = tf.stack([tf.cast(xs, tf.float32), tf.cast(ys, tf.float32),
                            tf.ones_like(xs, tf.float32)], axis=-1)  # [h, w, 3]
         matrix = tf.broadcast_to(self.matrix, [batch, 3, 3])
@@ -120,16 +119,16 @@ class Resampling:
         y = _map_coordinate(points[..., 1] / points[..., 2], height, self._mode)
         x0, y0 = tf.floor(x), tf.floor(y)
         base = tf.range(batch)[:, None, None] * height * width
-        sums = []
+        indices, weights = [], []  # of the four neighbours, each [b, h, w]
         for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
             ny, nx = y0 + dy, x0 + dx
-            weight = (1.0 - tf.abs(y - ny)) * (1.0 - tf.abs(x - nx))
             inside = (ny >= 0) & (ny < tf.cast(height, tf.float32)) & (nx >= 0) & (
                 nx < tf.cast(width, tf.float32))
             index = base + tf.cast(ny, tf.int32) * width + tf.cast(nx, tf.int32)
-            sums.append((tf.where(inside, index, 0), tf.where(inside, weight, 0.0)))
-        indices = tf.reshape(tf.stack([index for index, _ in sums], axis=-1), [-1])
-        weights = tf.stack([weight for _, weight in sums], axis=-1)  # [b, h, w, 4]
+            indices.append(tf.where(inside, index, 0))
+            weights.append(tf.where(inside, (1.0 - tf.abs(y - ny)) * (1.0 - tf.abs(x - nx)), 0.0))
+        indices = tf.reshape(tf.stack(indices, axis=-1), [-1])
+        weights = tf.stack(weights, axis=-1)  # [b, h, w, 4]
         contributions = tf.reshape(weights[..., None] * grad[:, :, :, None, :], [-1, channels])
         total = tf.math.unsorted_segment_sum(contributions, indices, batch * height * width)
         return tf.reshape(total, input_shape)
