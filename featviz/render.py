@@ -184,6 +184,12 @@ def _compiled_update(operation: BetweenSteps, param: Parameterization,
     return update
 
 
+def _view_mean(views: Sequence[Features], objectives: Sequence[Objective]) -> tf.Tensor:
+    """[objectives, batch]: each objective's values, averaged over the views."""
+    return tf.reduce_mean(tf.stack([tf.stack([objective(features) for objective in objectives])
+                                    for features in views]), axis=0)
+
+
 def _positive(name: str, value: float, kind: type = float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (
         kind is int and not isinstance(value, int)
@@ -215,6 +221,12 @@ class Visualizer:
             experiments/README_quality.md).
         transforms: transforms applied inside every step, in order; None: the recipe's
             (`featviz.recipes.default_transforms` for the parameterization's size); [] none.
+        views: how many differently transformed copies of each image the model sees in one
+            step; every objective term and metric is their mean (MACO's many crops per step,
+            Fel et al. 2023). The copies go through the model as one batch of
+            `views` x `batch` images, so a step costs about `views` times as much; random
+            transforms draw per image, so each copy gets its own zoom, rotation and blur
+            (`Jitter` and `Pad` draw once per step and are shared).
         steps: number of optimization steps.
         learning_rate: the optimizer's learning rate (when `optimizer` is a name); the
             default is the recipe's.
@@ -251,6 +263,7 @@ class Visualizer:
         param: Parameterization | None = None,
         input_size: int | tuple[int, int] | None = None,
         transforms: Sequence[Transform] | None = None,
+        views: int = 1,
         steps: int = 256,
         learning_rate: float = recipes.LEARNING_RATE,
         optimizer: str | keras.optimizers.Optimizer = "adam",
@@ -281,6 +294,8 @@ class Visualizer:
             # resample, and is no op at all for renders already at the input size.
             members = [*members, Resize(self.input_size)]
         self.transform = compose(members)
+        _positive("views", views, int)
+        self.views = views
         self.steps = steps
         self.learning_rate = learning_rate
         self.optimizer = optimizer
@@ -377,7 +392,7 @@ class Visualizer:
 
     def _recipe(self) -> tuple:
         """What the compiled step is built from; it is rebuilt when any of these changes."""
-        return (self.model, self.objective, self.metrics, self.param, self.transform,
+        return (self.model, self.objective, self.metrics, self.param, self.transform, self.views,
                 self.gradient_transforms, self.between_steps, self.optimizer, self.learning_rate,
                 self.redirect_relu_steps > 0, self.jit_compile)
 
@@ -432,9 +447,10 @@ class Visualizer:
             progress = tf.cast(counter, tf.float32) / tf.cast(total, tf.float32)
             with tf.GradientTape() as tape:
                 images = self.param.to_images(variable)
-                inputs = self.transform(images, step_seed, progress)  # at the model's input size
-                features = Features(activations(inputs, relus), images, self.model)
-                values = tf.stack([leaf(features) for leaf in leaves])  # [terms, batch]
+                copies = tf.tile(images, [self.views, 1, 1, 1]) if self.views > 1 else images
+                inputs = self.transform(copies, step_seed, progress)  # at the model's input size
+                views = self._views(activations(inputs, relus), images)
+                values = _view_mean(views, leaves)  # [terms, batch]
                 per_image = tf.tensordot(weights, values, axes=1)  # [batch]
                 loss = -tf.reduce_sum(per_image)
             # The image gradient comes from the same backward pass (MACO's attribution map).
@@ -453,7 +469,7 @@ class Visualizer:
             outputs = {"loss": loss, "losses": -per_image, "values": values, "images": images,
                        "image_gradient": image_gradient, "finite": finite}
             if self.metrics:
-                outputs["metrics"] = tf.stack([metric(features) for metric in self.metrics])
+                outputs["metrics"] = _view_mean(views, self.metrics)
             return outputs
 
         step = tf.function(lambda: body(None))
@@ -462,6 +478,18 @@ class Visualizer:
                         for operation in self.between_steps)
         return _Compiled(self._recipe(), step, redirected, variable, counter, seed, total,
                          optimizer, optimizer_start, between)
+
+    def _views(self, activations: dict[str, tf.Tensor], images: tf.Tensor) -> list[Features]:
+        """The activations of the `views` x `batch` copies, as one `Features` per view.
+
+        Each objective sees one view's `batch` images at a time, so objectives that compare
+        the images of a batch (diversity, matching) compare the images of one view.
+        """
+        if self.views == 1:
+            return [Features(activations, images, self.model)]
+        parts = {key: tf.split(value, self.views) for key, value in activations.items()}
+        return [Features({key: split[view] for key, split in parts.items()}, images, self.model)
+                for view in range(self.views)]
 
     def run(self) -> Render:
         """Runs the optimization and returns the final images and the loss history.

@@ -187,3 +187,40 @@ def test_a_fixed_size_model_refuses_another_input_size(tiny):
     with pytest.raises(ValueError, match=r"takes 32x32 input; input_size must be None or 32, got 16"):
         fv.Visualizer(tiny, fv.ClassLogit(1), input_size=16)
     assert fv.Visualizer(tiny, fv.ClassLogit(1), input_size=32).input_size == (32, 32)
+
+
+def test_views_average_each_term_over_differently_transformed_copies(tiny):
+    param = fv.Fourier(32, contrast=(2.0, 1.9, 1.5))  # a start with structure to move
+    transforms = [fv.RandomAffine(scales=(0.5, 2.0), degrees=(-30.0, 30.0), translate=0.2)]
+    objectives = [fv.Neuron("conv1", 4), fv.Neuron("conv1", 7)]
+    visualizer = fv.Visualizer(tiny, objectives, param=param, transforms=transforms, views=3,
+                               steps=1, seed=5, redirect_relu_steps=0)
+    render = visualizer.run()
+    # The same step by hand: three copies of the two starting images, transformed as one
+    # batch of six, and each image's neuron averaged over its three copies.
+    images = param.to_images(tf.Variable(param.initial(2, 5)))
+    inputs = fv.compose(transforms)(tf.tile(images, [3, 1, 1, 1]), tf.constant([5, 0], tf.int64),
+                                    tf.constant(0.0))
+    conv1 = tiny.extractor(["conv1"])(tiny.preprocess(inputs))["conv1"].numpy()
+    row, col = conv1.shape[1] // 2, conv1.shape[2] // 2
+    centre = conv1[:, row, col, :].reshape(3, 2, -1)
+    copies = np.stack([centre[:, 0, 4], centre[:, 1, 7]], axis=1)  # [view, image]
+    assert np.ptp(copies, axis=0).min() > 0.01  # the copies were seen differently
+    np.testing.assert_allclose(render.history["losses"][0], -copies.mean(axis=0), rtol=1e-4)
+
+
+def test_views_of_an_untransformed_image_change_nothing(tiny):
+    def run(views):
+        return fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), transforms=[],
+                             views=views, steps=4, metrics=[fv.ClassProbability(1)]).run()
+
+    one, four = run(1), run(4)
+    np.testing.assert_allclose(four.images, one.images, atol=1e-5)
+    for key in ("losses", "metric/ClassProbability[1]"):
+        np.testing.assert_allclose(four.history[key], one.history[key], rtol=1e-5)
+
+
+@pytest.mark.parametrize("views", [0, 1.5, True, "4"])
+def test_bad_views_are_refused(tiny, views):
+    with pytest.raises(ValueError, match=rf"views must be a positive int, got {views!r}"):
+        fv.Visualizer(tiny, fv.ClassLogit(1), param=fv.Fourier(32), views=views)
