@@ -21,6 +21,8 @@ Methods, each at its own defaults:
   `featviz.recipes`, as in `featviz/configs/imagenet_classes.gin`).
 - `featviz-448`: the same with `param=recipes.default_param(448)` and `input_size` the render
   size: a canvas larger than the network's input, seen whole at half size (`--large-size`).
+- `featviz-views`: the default with `views=--views` (4): every step averages the objective over
+  that many differently transformed copies of each image (`Visualizer.views`).
 - `maco`: featviz's `Maco` parameterization (phase only, the shipped photographs' magnitude
   spectrum; Fel et al. 2023) in place of the recipe's `Fourier`, with the recipe's transforms
   and `maco.gin`'s Adam 0.2 on the phases (`maco_recipe`); `maco-scenes` the same with the
@@ -70,18 +72,19 @@ from featviz.analysis.evaluate import (channel_robustness, high_frequency_power,
 from featviz.params.maco import SCENE_PHOTOGRAPHS
 
 SEED_CONFIG = "vgg16_classes"
-METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-448", "maco", "maco-scenes",
-           "xplique", "tf-keras-vis")
+METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-448", "featviz-views", "maco",
+           "maco-scenes", "xplique", "tf-keras-vis")
 LABELS = {"seed": "seed method", "previous": "previous default",
           "init-0.01": "featviz default\ninit 0.01", "featviz": "featviz default",
           "featviz-448": "featviz default\n448 px canvas",
+          "featviz-views": "featviz default\nviews per step",
           "maco": "featviz Maco\nrecipe transforms",
           "maco-scenes": "featviz Maco\nscenes' spectrum",
           "xplique": "xplique default",
           "tf-keras-vis": "tf-keras-vis default"}
 # Methods that render channels too (the 448-pixel canvas is a class-image question).
-CHANNEL_METHODS = ("seed", "previous", "init-0.01", "featviz", "maco", "maco-scenes", "xplique",
-                   "tf-keras-vis")
+CHANNEL_METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-views", "maco",
+                   "maco-scenes", "xplique", "tf-keras-vis")
 # scikit-image sample photographs: the reference for the high-frequency measure.
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera")
 
@@ -519,6 +522,8 @@ def _render(method: str, args: argparse.Namespace, network: Network, kind: str,
                                          small_init_recipe(network)),
         "featviz": lambda: run_featviz(network, kind, targets, args.steps),
         "featviz-448": lambda: run_large(network, kind, targets, args.steps, args.large_size),
+        "featviz-views": lambda: run_featviz(network, kind, targets, args.steps,
+                                             dict(views=args.views)),
         "maco": lambda: run_featviz(network, kind, targets, args.steps, maco_recipe(network)),
         "maco-scenes": lambda: run_featviz(network, kind, targets, args.steps,
                                            maco_recipe(network, spectrum_images=SCENE_PHOTOGRAPHS)),
@@ -605,6 +610,8 @@ def parser() -> argparse.ArgumentParser:
                         help="render size for networks with free input size")
     parser.add_argument("--large-size", type=int, default=448,
                         help="canvas side of the featviz-448 method (smaller for smoke tests)")
+    parser.add_argument("--views", type=int, default=4,
+                        help="copies of each image per step of the featviz-views method")
     parser.add_argument("--judge", default=None, help="a second network giving top-5 (as --model)")
     parser.add_argument("--judge-preprocess", default=None, help="its preprocessing (as --preprocess)")
     parser.add_argument("--classes", nargs="+", required=True)

@@ -151,6 +151,19 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
             param=scenes(size), transforms=[fv.RandomCrop(sizes=(0.9, 0.4))], learning_rate=0.2),
         "Maco (scenes), 448 canvas, recipe transforms, resized to the input": dict(
             param=scenes(large), learning_rate=0.2, input_size=input_size),
+        # Several differently transformed views of every image in each step, their objective
+        # averaged (`Visualizer.views`, MACO's many crops): at the same steps, then at a quarter
+        # of the steps (the same images through the model), then with the zoom extended to
+        # xplique's crops, and the 448 canvas seen whole. Four views cost about 2.2x a step of
+        # one (batching), so "recipe, twice the steps" is the single view at about the same
+        # wall time as four views.
+        "recipe, twice the steps": dict(steps_factor=2),
+        "recipe, 4 views": dict(views=4),
+        "recipe, 4 views, same compute (a quarter of the steps)": dict(views=4, steps_factor=0.25),
+        "recipe, 4 views, zoom 0.625-2.5": dict(
+            views=4, transforms=recipes.default_transforms(size, scales=(0.625, 2.5))),
+        "448 canvas, 4 views, resized to the input": dict(
+            param=recipes.default_param(large), views=4, input_size=input_size),
     }
 
 
@@ -179,16 +192,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in args.variants:
         load = os.getloadavg()[0]
         start = time.perf_counter()
+        settings = {"steps": args.steps, **table[name]}
+        settings["steps"] = round(settings["steps"] * settings.pop("steps_factor", 1))
         if name == XPLIQUE:
-            images = run_xplique(network, "classes", CLASSES, args.steps)
+            images = run_xplique(network, "classes", CLASSES, settings["steps"])
         else:
-            images = fv.Visualizer(network.model, fv.class_objectives(CLASSES), steps=args.steps,
-                                   **table[name]).run().images
+            images = fv.Visualizer(network.model, fv.class_objectives(CLASSES),
+                                   **settings).run().images
         wall = time.perf_counter() - start
         if images.shape[1:3] != tuple(network.size):  # shown and measured at the input size
             images = tf.image.resize(images, network.size, method="area").numpy()
         row = measure(network.model, "classes", CLASSES, images, args.repeats, judge)
-        row.update(wall_s=wall, load=(load + os.getloadavg()[0]) / 2, steps=args.steps)
+        row.update(wall_s=wall, load=(load + os.getloadavg()[0]) / 2,
+                   steps=settings["steps"])
         np.savez(_cache(runs, name), images=images, row=json.dumps(row))
         print(f"{name}: {json.dumps(row)}", flush=True)
     if args.report:
