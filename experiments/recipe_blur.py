@@ -154,9 +154,9 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         # Several differently transformed views of every image in each step, their objective
         # averaged (`Visualizer.views`, MACO's many crops): at the same steps, then at a quarter
         # of the steps (the same images through the model), then with the zoom extended to
-        # xplique's crops, and the 448 canvas seen whole. Four views cost about 2.2x a step of
-        # one (batching), so "recipe, twice the steps" is the single view at about the same
-        # wall time as four views.
+        # xplique's crops, and the 448 canvas seen whole. Four views cost 2.2-3.3x a step of
+        # one (batching), so "recipe, twice the steps" is the single view nearest in wall time
+        # to four views.
         "recipe, twice the steps": dict(steps_factor=2),
         "recipe, 4 views": dict(views=4),
         "recipe, 4 views, same compute (a quarter of the steps)": dict(views=4, steps_factor=0.25),
@@ -203,8 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if images.shape[1:3] != tuple(network.size):  # shown and measured at the input size
             images = tf.image.resize(images, network.size, method="area").numpy()
         row = measure(network.model, "classes", CLASSES, images, args.repeats, judge)
-        row.update(wall_s=wall, load=(load + os.getloadavg()[0]) / 2,
-                   steps=settings["steps"])
+        row.update(wall_s=wall, load=(load + os.getloadavg()[0]) / 2, steps=settings["steps"])
         np.savez(_cache(runs, name), images=images, row=json.dumps(row))
         print(f"{name}: {json.dumps(row)}", flush=True)
     if args.report:

@@ -224,9 +224,10 @@ class Visualizer:
         views: how many differently transformed copies of each image the model sees in one
             step; every objective term and metric is their mean (MACO's many crops per step,
             Fel et al. 2023). The copies go through the model as one batch of
-            `views` x `batch` images, so a step costs about `views` times as much; random
+            `views` x `batch` images, so a step costs up to `views` times as much (four views
+            measured 2.2-3.3x on EfficientNet-Lite1, experiments/README_quality.md); random
             transforms draw per image, so each copy gets its own zoom, rotation and blur
-            (`Jitter` and `Pad` draw once per step and are shared).
+            (`Jitter`'s offset is drawn once per step and shared).
         steps: number of optimization steps.
         learning_rate: the optimizer's learning rate (when `optimizer` is a name); the
             default is the recipe's.
