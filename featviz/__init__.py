@@ -44,14 +44,14 @@ from featviz.recipes import default_transforms
 from featviz.render import NonFiniteError, Render, StopToken, Visualizer
 from featviz.sweep import (Atlas, ItemResult, LocalExecutor, Manifest, RayExecutor, WorkItem,
                            activation_atlas, channel_items, render_items)
-from featviz.transforms import (CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
+from featviz.transforms import (CentreWindow, CompositeRandomBackground, Downscale, GaussianBlur, Jitter, Pad,
                                 RandomAffine, RandomBlur, RandomCrop, RandomRotate, RandomScale, Resize,
                                 Zoom,
                                 compose, standard_transforms)
 
 __all__ = [
     "Accentuation", "ActivationDot", "Caricature", "Dream", "accentuate", "caricature", "deepdream",
-    "CPPN", "Alignment", "ChannelInterpolate", "CompositeRandomBackground", "Diversity",
+    "CPPN", "Alignment", "CentreWindow", "ChannelInterpolate", "CompositeRandomBackground", "Diversity",
     "GradientMagnitude", "Maco", "Opacity", "RandomCrop", "SharedLowRes", "Transparent",
     "frame_distances", "gram_similarity", "natural_spectrum",
     "ActivationMatch", "Activations", "ItemResult", "LocalExecutor", "Manifest", "RayExecutor",

@@ -8,8 +8,9 @@ input sizes (jitter crops, scaling resizes): the loop resizes to the model's inp
 
 Transforms are immutable and do their TensorFlow work only when called; constant kernels are
 computed once, at trace time. `compose` chains a list, splitting the seed between the members.
-A transform whose class sets `uses_progress = True` (`RandomCrop`) is also given the run's
-progress, a float32 scalar in [0, 1) (step / steps), as a third argument: the loop passes it.
+A transform whose class sets `uses_progress = True` (`RandomCrop`, `CentreWindow`) is also given
+the run's progress, a float32 scalar in [0, 1) (step / steps), as a third argument: the loop
+passes it.
 `CompositeRandomBackground` turns the RGBA images of `Transparent` into RGB the model can read.
 The same deterministic transforms (`GaussianBlur`, `Zoom`) also serve as *between-step*
 operations through the `ScheduledTransform` callback.
@@ -444,32 +445,40 @@ class RandomBlur:
         low, high = (float(v) for v in self.sigmas)
         if high == 0:
             return images
-        radius = max(1, int(math.ceil(3 * high)))
-        sigma = _uniform(low, high, tf.shape(images)[0], seed)  # [batch]
-        offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
-        # A sigma of 0 is the identity: all weight on the centre tap (the floor keeps exp finite).
-        weights = tf.exp(-0.5 * (offsets[None, :] / tf.maximum(sigma, 1e-3)[:, None]) ** 2)
-        weights /= tf.reduce_sum(weights, axis=1, keepdims=True)  # [batch, 2 radius + 1]
-        # Each axis's blur as one batched matrix product with a banded matrix per image (row v
-        # holds the kernel at columns v..v + 2 radius of the reflect-padded axis): matrix
-        # products and their gradients are fast on CPU, where depthwise convolutions' input
-        # gradients made this blur cost most of a MobileNet step. Plain matrix products on
-        # reshaped images, the blurred axis first, rather than einsums: at batch 16 oneDNN's
-        # einsum took 35 ms forward and backward at 224 px against these 22 ms.
-        taps = 2 * radius
+        return blur_each(images, _uniform(low, high, tf.shape(images)[0], seed), high)
 
-        def band(n: tf.Tensor) -> tf.Tensor:
-            offset = tf.range(n + taps)[None, :] - tf.range(n)[:, None]  # [n, n + taps]
-            matrix = tf.gather(weights, tf.clip_by_value(offset, 0, taps), axis=1)
-            return tf.where(((offset >= 0) & (offset <= taps))[None], matrix, 0.0)
 
-        batch, height, width, channels = tf.unstack(tf.shape(images))
-        padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
-        columns = tf.matmul(band(height), tf.reshape(padded, [batch, height + taps, -1]))
-        # [batch, padded width, height, channels]: the width axis first for its product.
-        columns = tf.transpose(tf.reshape(columns, [batch, height, width + taps, channels]), [0, 2, 1, 3])
-        rows = tf.matmul(band(width), tf.reshape(columns, [batch, width + taps, -1]))
-        return tf.transpose(tf.reshape(rows, [batch, width, height, channels]), [0, 2, 1, 3])
+def blur_each(images: tf.Tensor, sigma: tf.Tensor, largest: float) -> tf.Tensor:
+    """images [batch, height, width, channels] -> the same shape, image i blurred by `sigma[i]`.
+
+    Gaussian, separable, with reflected borders; `largest` (pixels, a Python float) bounds every
+    sigma and sets the kernel's radius (three times it). A sigma of 0 leaves its image unchanged.
+    """
+    radius = max(1, int(math.ceil(3 * largest)))
+    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+    # A sigma of 0 is the identity: all weight on the centre tap (the floor keeps exp finite).
+    weights = tf.exp(-0.5 * (offsets[None, :] / tf.maximum(sigma, 1e-3)[:, None]) ** 2)
+    weights /= tf.reduce_sum(weights, axis=1, keepdims=True)  # [batch, 2 radius + 1]
+    # Each axis's blur as one batched matrix product with a banded matrix per image (row v
+    # holds the kernel at columns v..v + 2 radius of the reflect-padded axis): matrix
+    # products and their gradients are fast on CPU, where depthwise convolutions' input
+    # gradients made this blur cost most of a MobileNet step. Plain matrix products on
+    # reshaped images, the blurred axis first, rather than einsums: at batch 16 oneDNN's
+    # einsum took 35 ms forward and backward at 224 px against these 22 ms.
+    taps = 2 * radius
+
+    def band(n: tf.Tensor) -> tf.Tensor:
+        offset = tf.range(n + taps)[None, :] - tf.range(n)[:, None]  # [n, n + taps]
+        matrix = tf.gather(weights, tf.clip_by_value(offset, 0, taps), axis=1)
+        return tf.where(((offset >= 0) & (offset <= taps))[None], matrix, 0.0)
+
+    batch, height, width, channels = tf.unstack(tf.shape(images))
+    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    columns = tf.matmul(band(height), tf.reshape(padded, [batch, height + taps, -1]))
+    # [batch, padded width, height, channels]: the width axis first for its product.
+    columns = tf.transpose(tf.reshape(columns, [batch, height, width + taps, channels]), [0, 2, 1, 3])
+    rows = tf.matmul(band(width), tf.reshape(columns, [batch, width + taps, -1]))
+    return tf.transpose(tf.reshape(rows, [batch, width, height, channels]), [0, 2, 1, 3])
 
 
 @gin.register(module="featviz")
@@ -668,6 +677,60 @@ class CompositeRandomBackground:
 _CROP_SIZE_STD = 0.05
 _CROP_CENTRE_STD = 0.15
 _CROP_MIN = 0.05
+
+
+@gin.register(module="featviz")
+@dataclasses.dataclass(frozen=True)
+class CentreWindow:
+    """Mid-grey outside a centred window that grows from `first` of the image to all of it.
+
+    Centre-biased optimization (Nguyen, Yosinski & Clune 2016, "Multifaceted Feature
+    Visualization", section 3.2): while the network sees only the middle of the image, the
+    gradient reaches only the middle, so the optimization draws one object there before it
+    fills the rest. Without it, a class image on a deep network (EfficientNet-Lite1) is
+    several large fragments side by side (experiments/README_quality.md, "Centre first").
+    The window's side, a fraction of each image side, grows linearly with the run's progress
+    and covers the whole image, exactly, from `ramp` of the run on; its edge fades to grey
+    over `edge` of the side.
+
+    Attributes:
+        first: the window's side at the first step, a fraction of the image side in (0, 1].
+        ramp: the fraction of the run, in (0, 1], after which the whole image is seen.
+        edge: the width of the fade to grey, a fraction of the image side in (0, 0.5).
+    """
+
+    first: float = 0.3
+    ramp: float = 0.5
+    edge: float = 0.02
+    uses_progress: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        for name, low, high, closed in (("first", 0.0, 1.0, True), ("ramp", 0.0, 1.0, True),
+                                        ("edge", 0.0, 0.5, False)):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not low < value <= high or (value == high and not closed)):
+                bound = "]" if closed else ")"
+                raise ValueError(f"CentreWindow {name} must be a fraction in ({low}, {high}{bound}, "
+                                 f"got {value!r}")
+
+    def mask(self, size: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
+        """[height, width, 1] weights in [0, 1] of the image at `progress`: 1 inside the window."""
+        grown = tf.minimum(tf.cast(progress, tf.float32) / self.ramp, 1.0)
+        # The half-side, in fractions of the image side, passes 0.5 + edge at the end of the
+        # ramp, so that even the border pixels' weight is exactly 1 from then on.
+        half = 0.5 * (self.first + (1.0 - self.first) * grown) + self.edge * grown
+
+        def axis(length: tf.Tensor) -> tf.Tensor:
+            centre = (tf.range(length, dtype=tf.float32) + 0.5) / tf.cast(length, tf.float32) - 0.5
+            return tf.clip_by_value((half - tf.abs(centre)) / self.edge, 0.0, 1.0)
+
+        return axis(size[0])[:, None, None] * axis(size[1])[None, :, None]
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
+        """images [batch, h, w, c] -> the same shape, mid-grey outside the window."""
+        mask = self.mask(tf.shape(images)[1:3], progress)
+        return images * mask + 0.5 * (1.0 - mask)
 
 
 @gin.register(module="featviz")

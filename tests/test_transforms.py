@@ -209,11 +209,12 @@ def test_tensorflows_gradient_of_a_zoom_is_not_the_transpose_so_the_recipe_can_a
 
 # compose: geometric members fused into one resample -------------------------------------------
 
-def _one_by_one(transforms, images, seed):
-    """The transforms applied separately, with the seeds `compose` gives them."""
+def _one_by_one(transforms, images, seed, progress=None):
+    """The transforms applied separately, with the seeds (and progress) `compose` gives them."""
     seeds = tf.random.experimental.stateless_split(seed, num=len(transforms))
     for transform, member_seed in zip(transforms, seeds):
-        images = transform(images, member_seed)
+        late = (progress,) if getattr(transform, "uses_progress", False) else ()
+        images = transform(images, member_seed, *late)
     return images
 
 
@@ -237,15 +238,15 @@ def test_an_affine_and_the_crops_after_it_are_one_resample_equal_to_float_roundi
 
 def test_the_recipe_and_the_resize_to_the_model_are_one_resample_within_one_bilinear_smoothing():
     transforms = [*fv.recipes.default_transforms(64), fv.Resize((56, 56))]
-    images = _smooth_images()
-    fused = fv.compose(transforms)(images, SEED).numpy()
-    separate = _one_by_one(transforms, images, SEED).numpy()
+    images, progress = _smooth_images(), tf.constant(0.1)  # the centre window half grown
+    fused = fv.compose(transforms)(images, SEED, progress).numpy()
+    separate = _one_by_one(transforms, images, SEED, progress).numpy()
     assert fused.shape == separate.shape == (3, 56, 56, 3)
     # Interpolating once instead of twice (affine, then resize): small differences, largest
     # where the fill meets the image.
     difference = np.abs(fused - separate)
     assert difference.mean() < 0.01 and np.percentile(difference, 99) < 0.06, difference.mean()
-    assert _resamples(lambda x: fv.compose(transforms)(x, SEED), images) == 1
+    assert _resamples(lambda x: fv.compose(transforms)(x, SEED, progress), images) == 1
 
 
 def test_crops_and_resizes_without_a_resample_before_them_stay_exact_ops():
@@ -262,3 +263,46 @@ def test_resize_keeps_free_dimensions_and_refuses_bad_sizes():
     assert fv.Resize((32, 32))(images) is images
     with pytest.raises(ValueError, match=r"Resize size must be \(height, width\) of positive ints or None, got \(0, 4\)"):
         fv.Resize((0, 4))
+
+
+def test_the_centre_window_shows_the_middle_first_and_all_of_the_image_from_its_ramp_on():
+    images = tf.random.stateless_uniform([2, 100, 60, 3], seed=[4, 5])
+    window = fv.CentreWindow(first=0.3, ramp=0.5, edge=0.02)
+    early = window(images, SEED, tf.constant(0.0)).numpy()
+    # At the first step: the middle 0.3 of each side (less the 2% fade) untouched, grey outside.
+    np.testing.assert_array_equal(early[:, 38:62, 22:38], images.numpy()[:, 38:62, 22:38])
+    assert np.all(early[:, :34] == 0.5) and np.all(early[:, :, :20] == 0.5)
+    assert np.all(early[:, 66:] == 0.5) and np.all(early[:, :, 40:] == 0.5)
+    # Halfway up the ramp the window is larger (0.65 of the side); from the ramp on, the identity.
+    middle = window(images, SEED, tf.constant(0.25)).numpy()
+    assert np.all(middle[:, 20:80, 12:48] != 0.5) and np.all(middle[:, :15] == 0.5)
+    for progress in (0.5, 0.9):
+        np.testing.assert_array_equal(window(images, SEED, tf.constant(progress)).numpy(),
+                                      images.numpy())
+    with pytest.raises(ValueError, match="needs its progress"):
+        fv.compose([window])(images, SEED)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(first=0.0), r"first must be a fraction in \(0.0, 1.0\], got 0.0"),
+    (dict(ramp=1.5), r"ramp must be a fraction in \(0.0, 1.0\], got 1.5"),
+    (dict(edge=0.5), r"edge must be a fraction in \(0.0, 0.5\), got 0.5"),
+    (dict(first=True), r"first must be a fraction .* got True"),
+])
+def test_the_centre_window_refuses_bad_fractions(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fv.CentreWindow(**kwargs)
+
+
+def test_in_a_run_the_centre_window_keeps_the_first_steps_in_the_middle(tiny):
+    """The loop passes the run's progress: with the window over the whole run, the first step
+    (progress 0) changes only the middle 0.3 of a pixel image; unwindowed, all of it."""
+    def first_step(transforms: list) -> np.ndarray:
+        visualizer = fv.Visualizer(tiny, fv.ClassLogit("one"), param=fv.Pixel(32), steps=1,
+                                   transforms=transforms, learning_rate=0.1, seed=2)
+        start = visualizer.param.to_images(visualizer.param.initial(1, 2)).numpy()
+        return np.abs(visualizer.run().images - start)[0].max(axis=-1)
+
+    changed = first_step([fv.CentreWindow(first=0.3, ramp=1.0)])
+    assert changed[11:21, 11:21].min() > 0 and changed[:10].max() == 0 and changed[:, 22:].max() == 0
+    assert first_step([])[:10].min() > 0
