@@ -346,12 +346,15 @@ def profile_pieces(model: fv.VisModel, batch: int, logdir: str) -> dict[str, Cal
     pieces[f"parameterization: {type(param).__name__}"] = gradient_of(param.to_images, raw)
     images = param.to_images(raw)
     seed = tf.constant([3, 4], tf.int64)
+    progress = tf.constant(0.25)  # for members scheduled on the run's progress (CentreWindow)
     for transform in fv.recipes.default_transforms(param.shape):
-        pieces[f"transform: {transform!r}"] = gradient_of(lambda x, t=transform: t(x, seed), images)
-        images = transform(images, seed)
+        late = (progress,) if getattr(transform, "uses_progress", False) else ()
+        pieces[f"transform: {transform!r}"] = gradient_of(lambda x, t=transform, a=late: t(x, seed, *a),
+                                                          images)
+        images = transform(images, seed, *late)
     pieces["resize to the model's input"] = gradient_of(fv.Resize(model.input_size), images)
     pieces["transforms and resize, as the step composes them"] = gradient_of(
-        lambda x: visualizer.transform(x, seed), param.to_images(raw))
+        lambda x: visualizer.transform(x, seed, progress), param.to_images(raw))
     optimizer, variable = visualizer._compiled.optimizer, visualizer.variable
     gradient = tf.random.stateless_normal(variable.shape, seed=[5, 6])
     pieces["optimizer update (Adam)"] = tf.function(lambda: optimizer.apply([gradient], [variable]))

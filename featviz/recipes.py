@@ -23,6 +23,14 @@ gives the numbers. It is:
   image by about a tenth. On the tuning classes the lion's face and the toucan's beak appeared
   on EfficientNet-Lite1, and MobileNet's power above half-Nyquist fell from 0.034 to 0.020
   (0.042 to 0.032 on the report's 16 classes, which by eye are level with the old start);
+- centre first (`CentreWindow`): for the first half of the run the network sees the middle
+  of the image through a window that grows from 0.3 of its side to all of it, mid-grey
+  outside (Nguyen, Yosinski & Clune 2016's centre-biased optimization). The gradient reaches
+  the middle first, so the optimization draws one whole object there before it fills the rest;
+  without it, a class image on EfficientNet-Lite1 is a few large fragments side by side (a
+  mane, a beak, a frog's leg), and with it a frog, a finch's head and a toucan's face and beak
+  stand in the middle. It also kept more of MobileNet's tuning classes under the strong
+  perturbations (84% -> 97%);
 - transformation robustness: a per-image random blur (standard deviation from 0 to 1.8% of the
   image side: 0-4 pixels at 224), pad, jitter, then a per-image random zoom (0.625x-1.6x),
   rotation (+-25 degrees) and shift (10%), then a small jitter. The zoom is what makes objects
@@ -46,7 +54,7 @@ from collections.abc import Sequence
 import gin
 
 from featviz.params import Fourier
-from featviz.transforms import Jitter, Pad, RandomAffine, RandomBlur, Transform
+from featviz.transforms import CentreWindow, Jitter, Pad, RandomAffine, RandomBlur, Transform
 
 # Exponent of the Fourier parameterization's 1/f scaling in the recipe.
 DECAY_POWER = 1.5
@@ -99,6 +107,7 @@ def _fraction_range(name: str, value: Sequence[float]) -> None:
 @gin.register(module="featviz")
 def default_transforms(
     size: int | tuple[int, int] = gin.REQUIRED,
+    centre: Sequence[float] | None = (0.3, 0.5),
     blur: Sequence[float] = (0.0, 0.018),
     pad: float = 0.07,
     jitter: float = 0.07,
@@ -107,17 +116,25 @@ def default_transforms(
     translate: float = 0.1,
     fine_jitter: float = 0.035,
 ) -> list[Transform]:
-    """The recipe's transforms for images of `size`: random blur, pad, jitter, random affine, jitter.
+    """The recipe's transforms for images of `size`: a growing centre window, random blur, pad,
+    jitter, random affine, jitter.
 
-    At 224 pixels: `RandomBlur((0, 4.03))`, `Pad(16)`, `Jitter(16)`,
+    At 224 pixels: `CentreWindow(0.3, 0.5)`, `RandomBlur((0, 4.03))`, `Pad(16)`, `Jitter(16)`,
     `RandomAffine((0.625, 1.6), (-25, 25), 0.1)`, `Jitter(8)`. Pixel counts are the fractions
     times the shorter image side, rounded (the blur's sigmas are not rounded).
 
-    The blur comes first, on the image as rendered: it needs no interpolation of its own, so
-    the geometric members after it still fuse into one resample (`compose`).
+    The window and the blur come first, on the image as rendered: they need no interpolation of
+    their own, so the geometric members after them still fuse into one resample (`compose`).
 
     Args:
         size: the image size the transforms will receive, an int or (height, width).
+        centre: (first, ramp) of the `CentreWindow`: the network sees only the middle `first`
+            of each image side at the first step, and the whole image from `ramp` of the run
+            on; None: no window. On the tuning classes of both networks (128 steps) the
+            default's 0.3 and 0.5 drew one whole object in the middle where the recipe without
+            it drew fragments, and kept the most classes under the strong perturbations
+            (EfficientNet-Lite1 97% -> 100%, MobileNet 84% -> 97%; 0.5 of the side, or a ramp
+            of 3/4 of the run, kept fewer on MobileNet: 91%).
         blur: (low, high) standard deviation of the per-image Gaussian blur, as fractions of
             the image side. The default's 0.018 (4 pixels at 224) is twice the 2-pixel blur of
             `featviz.evaluate.strong_perturbations`: xplique's standard transformations blur
@@ -138,7 +155,15 @@ def default_transforms(
     for name, value in (("pad", pad), ("jitter", jitter), ("fine_jitter", fine_jitter)):
         _fraction(name, value)
     _fraction_range("blur", blur)
+    window = []
+    if centre is not None:
+        if (isinstance(centre, (str, bytes)) or not isinstance(centre, Sequence)
+                or len(centre) != 2):
+            raise ValueError(f"default_transforms centre must be None or a (first, ramp) pair "
+                             f"of fractions, got {centre!r}")
+        window = [CentreWindow(*centre)]
     return [
+        *window,
         RandomBlur((blur[0] * side, blur[1] * side)),
         Pad(round(pad * side)),
         Jitter(round(jitter * side)),

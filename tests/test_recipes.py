@@ -15,23 +15,30 @@ from featviz import configs, recipes
 
 
 def test_default_transforms_are_fractions_of_the_image_side():
-    blur, pad, jitter, affine, fine = fv.default_transforms(224)
+    window, blur, pad, jitter, affine, fine = fv.default_transforms(224)
+    assert window == fv.CentreWindow(first=0.3, ramp=0.5)
     assert blur == fv.RandomBlur((0.0, 0.018 * 224))
     assert (pad, jitter, fine) == (fv.Pad(16), fv.Jitter(16), fv.Jitter(8))
     assert affine == fv.RandomAffine(scales=(0.625, 1.6), degrees=(-25.0, 25.0), translate=0.1)
-    blur, pad, jitter, _, fine = fv.default_transforms((64, 100))  # the shorter side counts
+    assert fv.default_transforms(224, centre=None) == [blur, pad, jitter, affine, fine]
+    assert fv.default_transforms(224, centre=(0.5, 0.75))[0] == fv.CentreWindow(0.5, 0.75)
+    _, blur, pad, jitter, _, fine = fv.default_transforms((64, 100))  # the shorter side counts
     assert (pad, jitter, fine) == (fv.Pad(4), fv.Jitter(4), fv.Jitter(2))
     assert blur.sigmas == pytest.approx((0.0, 0.018 * 64))
     with pytest.raises(ValueError, match=r"pad must be a fraction of the image side in \[0, 0.5\), got 16"):
         fv.default_transforms(224, pad=16)
     with pytest.raises(ValueError, match=r"blur must be a \(low, high\) pair of fractions"):
         fv.default_transforms(224, blur=(1.0, 4.0))
+    with pytest.raises(ValueError, match=r"centre must be None or a \(first, ramp\) pair .* got 0.3"):
+        fv.default_transforms(224, centre=0.3)
+    with pytest.raises(ValueError, match=r"CentreWindow ramp must be a fraction in \(0.0, 1.0\], got 2"):
+        fv.default_transforms(224, centre=(0.3, 2))
 
 
 def test_the_recipe_blurs_each_image_by_its_own_random_sigma_in_every_step():
     """The blur is why EfficientNet-Lite1's class images draw shape (README_quality, issue 13):
     within one step, images are blurred by different amounts, from none to 4 px at 224."""
-    blur = fv.default_transforms(224)[0]
+    blur = fv.default_transforms(224)[1]
     impulses = np.zeros((8, 41, 41, 1), np.float32)
     impulses[:, 20, 20, 0] = 1.0
     peaks = blur(tf.constant(impulses), tf.constant([0, 1], tf.int64)).numpy()[:, 20, 20, 0]

@@ -152,11 +152,11 @@ def test_class_and_channel_renders_rise_several_fold_and_leave_the_model_unchang
     state = _layer_state(keras_model)
 
     objectives = [fv.ClassLogit(1), fv.Channel(case.channel_layer, 0)]
-    # The recipe's geometric transforms without its blur, pinned: this test is about how each
-    # kind of model is handled, and on these tiny random models the class logit's rise over
+    # The recipe's geometric transforms without its window and blur, pinned: this test is about
+    # how each kind of model is handled, and on these tiny random models the class logit's rise over
     # 40 steps depends on the random draws (prepending an identity member, which reseeds every
     # member, takes functional32 from 5.6 to 2.1 noise spreads), not on the model's kind.
-    transforms = fv.default_transforms(size, blur=(0.0, 0.0))[1:]
+    transforms = fv.default_transforms(size, centre=None, blur=(0.0, 0.0))[1:]
     render = fv.Visualizer(model, objectives, param=fv.Fourier(size), transforms=transforms,
                            steps=STEPS, learning_rate=0.1).run()
 
