@@ -19,6 +19,8 @@ Methods, each at its own defaults:
   instead of `recipes.INIT_STD` (the default before the start's scale was measured).
 - `featviz`: `Visualizer(model, objectives, steps=STEPS)` and nothing else (the recipe of
   `featviz.recipes`, as in `featviz/configs/imagenet_classes.gin`).
+- `no-centre`: the default without its centre window (`default_transforms(centre=None)`: the
+  default before the window was measured), the window's ablation.
 - `featviz-448`: the same with `param=recipes.default_param(448)` and `input_size` the render
   size: a canvas larger than the network's input, seen whole at half size (`--large-size`).
 - `featviz-views`: the default with `views=--views` (4): every step averages the objective over
@@ -72,10 +74,11 @@ from featviz.analysis.evaluate import (channel_robustness, high_frequency_power,
 from featviz.params.maco import SCENE_PHOTOGRAPHS
 
 SEED_CONFIG = "vgg16_classes"
-METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-448", "featviz-views", "maco",
-           "maco-scenes", "xplique", "tf-keras-vis")
+METHODS = ("seed", "previous", "init-0.01", "no-centre", "featviz", "featviz-448", "featviz-views",
+           "maco", "maco-scenes", "xplique", "tf-keras-vis")
 LABELS = {"seed": "seed method", "previous": "previous default",
-          "init-0.01": "featviz default\ninit 0.01", "featviz": "featviz default",
+          "init-0.01": "featviz default\ninit 0.01", "no-centre": "featviz default\nno centre window",
+          "featviz": "featviz default",
           "featviz-448": "featviz default\n448 px canvas",
           "featviz-views": "featviz default\nviews per step",
           "maco": "featviz Maco\nrecipe transforms",
@@ -83,7 +86,7 @@ LABELS = {"seed": "seed method", "previous": "previous default",
           "xplique": "xplique default",
           "tf-keras-vis": "tf-keras-vis default"}
 # Methods that render channels too (the 448-pixel canvas is a class-image question).
-CHANNEL_METHODS = ("seed", "previous", "init-0.01", "featviz", "featviz-views", "maco",
+CHANNEL_METHODS = ("seed", "previous", "init-0.01", "no-centre", "featviz", "featviz-views", "maco",
                    "maco-scenes", "xplique", "tf-keras-vis")
 # scikit-image sample photographs: the reference for the high-frequency measure.
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera")
@@ -249,13 +252,20 @@ def maco_recipe(network: Network, **maco) -> dict:
     tuning classes under the strong perturbations, 66% against 84% at 128 steps, and as many
     of EfficientNet-Lite1's, 88%)."""
     return dict(param=fv.Maco(network.size, **maco),
-                transforms=recipes.default_transforms(network.size),
+                transforms=recipes.default_transforms(network.size, centre=None),  # as measured
                 learning_rate=0.2)
 
 
 def small_init_recipe(network: Network) -> dict:
-    """The default recipe from Lucid's start, as `Visualizer` arguments: the start's ablation."""
-    return dict(param=lucid_start(network.size, network.model.input_channels))
+    """The default recipe from Lucid's start, as `Visualizer` arguments: the start's ablation
+    (with the transforms it was measured with, before the centre window)."""
+    return dict(param=lucid_start(network.size, network.model.input_channels),
+                transforms=recipes.default_transforms(network.size, centre=None))
+
+
+def no_centre_recipe(network: Network) -> dict:
+    """The default recipe without its centre window, as `Visualizer` arguments: its ablation."""
+    return dict(transforms=recipes.default_transforms(network.size, centre=None))
 
 
 def run_featviz(network: Network, kind: str, targets: Sequence[Target], steps: int,
@@ -520,6 +530,8 @@ def _render(method: str, args: argparse.Namespace, network: Network, kind: str,
                                         previous_recipe(network.size)),
         "init-0.01": lambda: run_featviz(network, kind, targets, args.steps,
                                          small_init_recipe(network)),
+        "no-centre": lambda: run_featviz(network, kind, targets, args.steps,
+                                         no_centre_recipe(network)),
         "featviz": lambda: run_featviz(network, kind, targets, args.steps),
         "featviz-448": lambda: run_large(network, kind, targets, args.steps, args.large_size),
         "featviz-views": lambda: run_featviz(network, kind, targets, args.steps,

@@ -30,6 +30,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ import featviz as fv
 from experiments.quality_report import figure, load_network, lucid_start, measure, run_xplique
 from featviz import recipes
 from featviz.params.maco import SCENE_PHOTOGRAPHS
+from featviz.transforms import blur_each
 
 CLASSES = ["lion", "goldfinch", "toucan", "tree_frog"]
 # The reference: xplique 1.3.3 at its defaults (`quality_report.run_xplique`).
@@ -51,6 +53,23 @@ def _blur(size: tuple[int, int], low: float, high: float) -> fv.RandomBlur:
     return fv.RandomBlur((low * side, high * side))
 
 
+@dataclasses.dataclass(frozen=True)
+class _CoarseToFine:
+    """A per-image random blur whose largest sigma falls from `first` to `last` pixels
+    (geometrically) over the first `ramp` of the run: coarse layout first, detail later."""
+
+    first: float
+    last: float
+    ramp: float = 0.5
+    uses_progress: ClassVar[bool] = True
+
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
+        t = tf.minimum(tf.cast(progress, tf.float32) / self.ramp, 1.0)
+        high = self.first * (self.last / self.first) ** t
+        sigma = high * tf.random.stateless_uniform([tf.shape(images)[0]], seed)
+        return blur_each(images, sigma, self.first)
+
+
 def _cache(runs: Path, name: str) -> Path:
     return runs / (name.replace("/", "_") + ".npz")
 
@@ -61,17 +80,23 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
     "before" is the recipe before the blur; the blur and object-size variants add one thing
     to it, from Lucid's start (raw standard deviation 0.01) as they were measured. "blur
     0-0.018, start 0.01" is the recipe with the blur; the "start" variants change only its
-    start, and "recipe" is `featviz.recipes` as it now is (start 0.3).
+    start, and "recipe: start 0.3" the recipe before the centre window. Every variant but the
+    centre ones pins the transforms it was measured with (`before`: no `CentreWindow`);
+    "recipe: centre first ..." is `featviz.recipes` as it now is.
     """
+    def before(canvas: tuple[int, int], **kwargs) -> list:
+        # The recipe's transforms as they were measured, before the centre window.
+        return recipes.default_transforms(canvas, centre=None, **kwargs)
+
     def unblurred(canvas: tuple[int, int], **kwargs) -> list:
-        return recipes.default_transforms(canvas, blur=(0.0, 0.0), **kwargs)[1:]
+        return before(canvas, blur=(0.0, 0.0), **kwargs)[1:]
 
     def start(canvas: tuple[int, int], init_std: float = 0.01, **changes) -> fv.Fourier:
         return lucid_start(canvas, init_std=init_std, **changes)
 
     def exact(canvas: tuple[int, int]) -> list:
         return [dataclasses.replace(t, exact_gradient=True) if isinstance(t, fv.RandomAffine) else t
-                for t in recipes.default_transforms(canvas)]
+                for t in before(canvas)]
 
     def scenes(canvas: tuple[int, int]) -> fv.Maco:
         return fv.Maco(canvas, spectrum_images=SCENE_PHOTOGRAPHS)
@@ -92,7 +117,7 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         # draw from no blur to strong, per image.
         "blur 0.0045-0.018": dict(param=start(size),
                                   transforms=[_blur(size, 0.0045, 0.018), *unblurred(size)]),
-        "blur 0-0.018, start 0.01": dict(param=start(size)),
+        "blur 0-0.018, start 0.01": dict(param=start(size), transforms=before(size)),
         # A flatter spectrum drew more, smaller objects on Lite1 but with 2.5-10x the fine grain
         # (README_quality); does the blur inside the step take the gradient off the finest detail?
         "blur 0.0045-0.009, 1/f": dict(
@@ -110,30 +135,33 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         # Whole views and zoomed-in crops mixed, per image: the zoom range of the recipe
         # extended to xplique's crops (up to 2.5x: 40% of the image).
         "recipe, zoom 0.625-2.5": dict(param=start(size),
-                                       transforms=recipes.default_transforms(size, scales=(0.625, 2.5))),
+                                       transforms=before(size, scales=(0.625, 2.5))),
         # A stronger blur at the top of the range (0-6 px at 224).
         "recipe, blur 0-0.027": dict(param=start(size),
-                                     transforms=recipes.default_transforms(size, blur=(0.0, 0.027))),
+                                     transforms=before(size, blur=(0.0, 0.027))),
         # The network sees the image smaller (the zooms of the 448 canvas resized to the input,
         # at 224; reflected copies fill the rest), or between that and the recipe.
-        "recipe, zoom 0.3125-0.8": dict(param=start(size), transforms=recipes.default_transforms(
+        "recipe, zoom 0.3125-0.8": dict(param=start(size), transforms=before(
             size, scales=(0.3125, 0.8))),
-        "recipe, zoom 0.4-1.25": dict(param=start(size), transforms=recipes.default_transforms(
+        "recipe, zoom 0.4-1.25": dict(param=start(size), transforms=before(
             size, scales=(0.4, 1.25))),
         # The recipe as it is on a canvas twice the input (a free-size network sees all of it).
-        "448 canvas, recipe": dict(param=start(large)),
+        "448 canvas, recipe": dict(param=start(large), transforms=before(large)),
         # ... and seen at the input size (`Visualizer.input_size`: resized after the
         # transforms): the network sees the whole canvas, each object at half the size; and a
         # canvas 1.5x the input (2.25x the pixels instead of 4x).
-        "336 canvas, recipe, resized to the input": dict(param=start(mid), input_size=input_size),
-        "448 canvas, recipe, resized to the input": dict(param=start(large), input_size=input_size),
+        "336 canvas, recipe, resized to the input": dict(param=start(mid), transforms=before(mid),
+                                                         input_size=input_size),
+        "448 canvas, recipe, resized to the input": dict(param=start(large), transforms=before(large),
+                                                         input_size=input_size),
         # The start's scale, in learning rates (0.03): with fixed contrast only the ratio of
         # the raw variable's norm to Adam's step matters; Lucid's 0.01 is a third of a step.
-        "start 0.15 (5 learning rates)": dict(param=start(size, 0.15)),
-        "recipe: start 0.3 (10 learning rates)": {},
-        "start 0.6 (20 learning rates)": dict(param=start(size, 0.6)),
-        "start 1.0 (33 learning rates)": dict(param=start(size, 1.0)),
-        "start 1.0, learning rate 0.1 (10)": dict(param=start(size, 1.0), learning_rate=0.1),
+        "start 0.15 (5 learning rates)": dict(param=start(size, 0.15), transforms=before(size)),
+        "recipe: start 0.3 (10 learning rates)": dict(transforms=before(size)),
+        "start 0.6 (20 learning rates)": dict(param=start(size, 0.6), transforms=before(size)),
+        "start 1.0 (33 learning rates)": dict(param=start(size, 1.0), transforms=before(size)),
+        "start 1.0, learning rate 0.1 (10)": dict(param=start(size, 1.0), learning_rate=0.1,
+                                                  transforms=before(size)),
         # TensorFlow's gradient of the fused resample is the inverse resample, not its
         # transpose (`fv.Resampling.exact_gradient`): the recipe with the transpose.
         "recipe, exact resample gradient": dict(transforms=exact(size)),
@@ -144,26 +172,64 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
         # scenes' spectrum (no star field, no micrograph: `SCENE_PHOTOGRAPHS`), at 0.2 or 0.05,
         # with MACO's own transforms (`maco.gin`: crops from 90% to 40% of the image), and on a
         # canvas twice the input seen whole.
-        "Maco, recipe transforms": dict(param=fv.Maco(size), learning_rate=0.2),
-        "Maco (scenes), recipe transforms": dict(param=scenes(size), learning_rate=0.2),
-        "Maco (scenes), recipe transforms, Adam 0.05": dict(param=scenes(size), learning_rate=0.05),
+        "Maco, recipe transforms": dict(param=fv.Maco(size), learning_rate=0.2, transforms=before(size)),
+        "Maco (scenes), recipe transforms": dict(param=scenes(size), learning_rate=0.2,
+                                                  transforms=before(size)),
+        "Maco (scenes), recipe transforms, Adam 0.05": dict(param=scenes(size), learning_rate=0.05,
+                                                             transforms=before(size)),
         "Maco (scenes), decaying crops (maco.gin)": dict(
             param=scenes(size), transforms=[fv.RandomCrop(sizes=(0.9, 0.4))], learning_rate=0.2),
         "Maco (scenes), 448 canvas, recipe transforms, resized to the input": dict(
-            param=scenes(large), learning_rate=0.2, input_size=input_size),
+            param=scenes(large), learning_rate=0.2, transforms=before(large), input_size=input_size),
         # Several differently transformed views of every image in each step, their objective
         # averaged (`Visualizer.views`, MACO's many crops): at the same steps, then at a quarter
         # of the steps (the same images through the model), then with the zoom extended to
         # xplique's crops, and the 448 canvas seen whole. Four views cost 2.2-3.3x a step of
         # one (batching), so "recipe, twice the steps" is the single view nearest in wall time
         # to four views.
-        "recipe, twice the steps": dict(steps_factor=2),
-        "recipe, 4 views": dict(views=4),
-        "recipe, 4 views, same compute (a quarter of the steps)": dict(views=4, steps_factor=0.25),
+        "recipe, twice the steps": dict(steps_factor=2, transforms=before(size)),
+        "recipe, 4 views": dict(views=4, transforms=before(size)),
+        "recipe, 4 views, same compute (a quarter of the steps)": dict(views=4, steps_factor=0.25,
+                                                                       transforms=before(size)),
         "recipe, 4 views, zoom 0.625-2.5": dict(
-            views=4, transforms=recipes.default_transforms(size, scales=(0.625, 2.5))),
+            views=4, transforms=before(size, scales=(0.625, 2.5))),
         "448 canvas, 4 views, resized to the input": dict(
-            param=recipes.default_param(large), views=4, input_size=input_size),
+            param=recipes.default_param(large), views=4, transforms=before(large),
+            input_size=input_size),
+        # Why the 448 canvas seen whole helps, and whether it can be had for less. The recipe's
+        # start on the canvas seen whole (quality_report's featviz-448); the same with the blur
+        # moved after the resize (at the input's resolution: a quarter of the pixels, half the
+        # kernel); and the canvas box-averaged to the input before the recipe's transforms (the
+        # network never sees detail finer than its input: only the parameterization differs).
+        "448 canvas seen whole (start 0.3)": dict(
+            param=recipes.default_param(large), transforms=before(large), input_size=input_size),
+        "448 canvas seen whole, blur after the resize": dict(
+            param=recipes.default_param(large),
+            transforms=[*before(large)[1:], fv.Resize(input_size),
+                        before(input_size)[0]]),
+        "coarse to fine: blur 0-0.1 to 0-0.018 over half the run": dict(transforms=[
+            _CoarseToFine(0.1 * min(size), 0.018 * min(size), 0.5),
+            *before(size)[1:]]),
+        "coarse to fine: blur 0-0.1 to 0-0.018 over the run": dict(transforms=[
+            _CoarseToFine(0.1 * min(size), 0.018 * min(size), 1.0),
+            *before(size)[1:]]),
+        # Centre first (`fv.CentreWindow`: mid-grey outside a centred window that grows to the
+        # whole image): the window's side at the start and the share of the run it grows over.
+        # The recipe is now 0.3 of the side over half the run.
+        "centre first: half the side to all of it over half the run": dict(
+            transforms=[fv.CentreWindow(0.5, 0.5), *before(size)]),
+        "recipe: centre first, 0.3 of the side to all over half the run": {},
+        "centre first: 0.5 of the side to all over 3/4 of the run": dict(
+            transforms=[fv.CentreWindow(0.5, 0.75), *before(size)]),
+        "centre first: 0.3 of the side to all over 3/4 of the run": dict(
+            transforms=[fv.CentreWindow(0.3, 0.75), *before(size)]),
+        "centre first: 0.2 of the side to all over half the run": dict(
+            transforms=[fv.CentreWindow(0.2, 0.5), *before(size)]),
+        "centre first: 0.3 of the side to all over a quarter of the run": dict(
+            transforms=[fv.CentreWindow(0.3, 0.25), *before(size)]),
+        "448 canvas averaged to the input first": dict(
+            param=recipes.default_param(large),
+            transforms=[fv.Resize(input_size), *before(input_size)]),
     }
 
 
