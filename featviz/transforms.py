@@ -685,7 +685,8 @@ class CentreWindow:
     """Mid-grey outside a centred window that grows from `first` of the image to all of it.
 
     Centre-biased optimization (Nguyen, Yosinski & Clune 2016, "Multifaceted Feature
-    Visualization", section 3.2): while the network sees only the middle of the image, the
+    Visualization", arXiv:1602.03616, its "center-biased regularization", which optimizes a
+    small centre patch first and lets it grow): while the network sees only the middle, the
     gradient reaches only the middle, so the optimization draws one object there before it
     fills the rest. Without it, a class image on a deep network (EfficientNet-Lite1) is
     several large fragments side by side (experiments/README_quality.md, "Centre first").
@@ -714,23 +715,32 @@ class CentreWindow:
                 raise ValueError(f"CentreWindow {name} must be a fraction in ({low}, {high}{bound}, "
                                  f"got {value!r}")
 
+    # Plain TensorFlow ops with no Python control flow on tensors, so autograph has nothing to
+    # convert; left to it, a first version (with a nested function) failed once inside a long
+    # report's compiled step ("tf__axis() takes 1 positional argument but 4 were given").
+    @tf.autograph.experimental.do_not_convert
     def mask(self, size: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
         """[height, width, 1] weights in [0, 1] of the image at `progress`: 1 inside the window."""
         grown = tf.minimum(tf.cast(progress, tf.float32) / self.ramp, 1.0)
         # The half-side, in fractions of the image side, passes 0.5 + edge at the end of the
         # ramp, so that even the border pixels' weight is exactly 1 from then on.
         half = 0.5 * (self.first + (1.0 - self.first) * grown) + self.edge * grown
+        rows = _window_weights(size[0], half, self.edge)
+        columns = _window_weights(size[1], half, self.edge)
+        return rows[:, None, None] * columns[None, :, None]
 
-        def axis(length: tf.Tensor) -> tf.Tensor:
-            centre = (tf.range(length, dtype=tf.float32) + 0.5) / tf.cast(length, tf.float32) - 0.5
-            return tf.clip_by_value((half - tf.abs(centre)) / self.edge, 0.0, 1.0)
-
-        return axis(size[0])[:, None, None] * axis(size[1])[None, :, None]
-
+    @tf.autograph.experimental.do_not_convert
     def __call__(self, images: tf.Tensor, seed: tf.Tensor, progress: tf.Tensor) -> tf.Tensor:
         """images [batch, h, w, c] -> the same shape, mid-grey outside the window."""
         mask = self.mask(tf.shape(images)[1:3], progress)
         return images * mask + 0.5 * (1.0 - mask)
+
+
+def _window_weights(length: tf.Tensor, half: tf.Tensor, edge: float) -> tf.Tensor:
+    """[length] weights along one image axis: 1 within `half` (a fraction of the side) of the
+    centre less `edge`, falling linearly to 0 at `half`."""
+    centre = (tf.range(length, dtype=tf.float32) + 0.5) / tf.cast(length, tf.float32) - 0.5
+    return tf.clip_by_value((half - tf.abs(centre)) / edge, 0.0, 1.0)
 
 
 @gin.register(module="featviz")
