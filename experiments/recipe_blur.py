@@ -30,8 +30,8 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import tensorflow as tf
