@@ -348,10 +348,9 @@ def profile_pieces(model: fv.VisModel, batch: int, logdir: str) -> dict[str, Cal
     seed = tf.constant([3, 4], tf.int64)
     progress = tf.constant(0.25)  # for members scheduled on the run's progress (CentreWindow)
     for transform in fv.recipes.default_transforms(param.shape):
-        late = (progress,) if getattr(transform, "uses_progress", False) else ()
-        pieces[f"transform: {transform!r}"] = gradient_of(lambda x, t=transform, a=late: t(x, seed, *a),
-                                                          images)
-        images = transform(images, seed, *late)
+        pieces[f"transform: {transform!r}"] = gradient_of(
+            lambda x, t=transform: fv.transforms.apply(t, x, seed, progress), images)
+        images = fv.transforms.apply(transform, images, seed, progress)
     pieces["resize to the model's input"] = gradient_of(fv.Resize(model.input_size), images)
     pieces["transforms and resize, as the step composes them"] = gradient_of(
         lambda x: visualizer.transform(x, seed, progress), param.to_images(raw))

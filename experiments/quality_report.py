@@ -245,6 +245,12 @@ def lucid_start(size: tuple[int, int], channels: int = 3, **changes) -> fv.Fouri
     return dataclasses.replace(recipes.default_param(size, channels), **{"init_std": 0.01, **changes})
 
 
+def before_window(size: tuple[int, int], **changes) -> list:
+    """The recipe's transforms for `size` as they were before the centre window (the ones the
+    earlier methods and variants were measured with), with any `default_transforms` `changes`."""
+    return recipes.default_transforms(size, centre=None, **changes)
+
+
 def maco_recipe(network: Network, **maco) -> dict:
     """The recipe with `Maco(**maco)` for its `Fourier`, as `Visualizer` arguments: MACO's fixed
     natural magnitude spectrum under the recipe's transforms. Adam 0.2 on phases in radians, as
@@ -252,7 +258,7 @@ def maco_recipe(network: Network, **maco) -> dict:
     tuning classes under the strong perturbations, 66% against 84% at 128 steps, and as many
     of EfficientNet-Lite1's, 88%)."""
     return dict(param=fv.Maco(network.size, **maco),
-                transforms=recipes.default_transforms(network.size, centre=None),  # as measured
+                transforms=before_window(network.size),
                 learning_rate=0.2)
 
 
@@ -260,12 +266,12 @@ def small_init_recipe(network: Network) -> dict:
     """The default recipe from Lucid's start, as `Visualizer` arguments: the start's ablation
     (with the transforms it was measured with, before the centre window)."""
     return dict(param=lucid_start(network.size, network.model.input_channels),
-                transforms=recipes.default_transforms(network.size, centre=None))
+                transforms=before_window(network.size))
 
 
 def no_centre_recipe(network: Network) -> dict:
     """The default recipe without its centre window, as `Visualizer` arguments: its ablation."""
-    return dict(transforms=recipes.default_transforms(network.size, centre=None))
+    return dict(transforms=before_window(network.size))
 
 
 def run_featviz(network: Network, kind: str, targets: Sequence[Target], steps: int,

@@ -37,7 +37,8 @@ import numpy as np
 import tensorflow as tf
 
 import featviz as fv
-from experiments.quality_report import figure, load_network, lucid_start, measure, run_xplique
+from experiments.quality_report import (before_window as before, figure, load_network, lucid_start,
+                                       measure, run_xplique)
 from featviz import recipes
 from featviz.params.maco import SCENE_PHOTOGRAPHS
 from featviz.transforms import blur_each
@@ -81,13 +82,9 @@ def variants(size: tuple[int, int], input_size: tuple[int, int]) -> dict[str, di
     to it, from Lucid's start (raw standard deviation 0.01) as they were measured. "blur
     0-0.018, start 0.01" is the recipe with the blur; the "start" variants change only its
     start, and "recipe: start 0.3" the recipe before the centre window. Every variant but the
-    centre ones pins the transforms it was measured with (`before`: no `CentreWindow`);
-    "recipe: centre first ..." is `featviz.recipes` as it now is.
+    centre ones pins the transforms it was measured with (`before`:
+    `quality_report.before_window`); "recipe: centre first ..." is `featviz.recipes` as it now is.
     """
-    def before(canvas: tuple[int, int], **kwargs) -> list:
-        # The recipe's transforms as they were measured, before the centre window.
-        return recipes.default_transforms(canvas, centre=None, **kwargs)
-
     def unblurred(canvas: tuple[int, int], **kwargs) -> list:
         return before(canvas, blur=(0.0, 0.0), **kwargs)[1:]
 

@@ -10,7 +10,7 @@ Transforms are immutable and do their TensorFlow work only when called; constant
 computed once, at trace time. `compose` chains a list, splitting the seed between the members.
 A transform whose class sets `uses_progress = True` (`RandomCrop`, `CentreWindow`) is also given
 the run's progress, a float32 scalar in [0, 1) (step / steps), as a third argument: the loop
-passes it.
+passes it, and `apply` calls any transform with it.
 `CompositeRandomBackground` turns the RGBA images of `Transparent` into RGB the model can read.
 The same deterministic transforms (`GaussianBlur`, `Zoom`) also serve as *between-step*
 operations through the `ScheduledTransform` callback.
@@ -171,6 +171,21 @@ def _affine(*entries: tf.Tensor | float) -> tf.Tensor:
     return tf.reshape(tf.stack(rows, axis=1), [-1, 3, 3])
 
 
+def apply(transform: Transform, images: tf.Tensor, seed: tf.Tensor,
+          progress: tf.Tensor | None = None) -> tf.Tensor:
+    """`transform(images, seed)`, with the run's `progress` for a member that `uses_progress`.
+
+    Raises:
+        ValueError: the transform changes over the run and `progress` is None.
+    """
+    if not getattr(transform, "uses_progress", False):
+        return transform(images, seed)
+    if progress is None:
+        raise ValueError(f"{transform!r} changes over the run and needs its progress; it runs "
+                         f"inside a Visualizer, which passes it")
+    return transform(images, seed, progress)
+
+
 def compose(transforms: Sequence[Transform]) -> Transform:
     """Chains transforms left to right; each receives its own seed derived from the step's seed.
 
@@ -200,15 +215,7 @@ def compose(transforms: Sequence[Transform]) -> Transform:
             describe = getattr(transform, "resampling", None)
             if describe is None:
                 images, pending = (pending(images) if pending else images), None
-                if getattr(transform, "uses_progress", False):
-                    if progress is None:
-                        raise ValueError(
-                            f"{transform!r} changes over the run and needs its progress; it runs "
-                            f"inside a Visualizer, which passes it"
-                        )
-                    images = transform(images, seeds[i], progress)
-                else:
-                    images = transform(images, seeds[i])
+                images = apply(transform, images, seeds[i], progress)
                 continue
             size = pending.size if pending else tf.shape(images)[1:3]
             resampling = describe(tf.shape(images)[0], size, seeds[i])

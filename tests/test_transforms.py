@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import featviz as fv
-from featviz.transforms import gaussian_kernel
+from featviz.transforms import apply, gaussian_kernel
 
 SEED = tf.constant([1, 2], tf.int64)
 
@@ -213,8 +213,7 @@ def _one_by_one(transforms, images, seed, progress=None):
     """The transforms applied separately, with the seeds (and progress) `compose` gives them."""
     seeds = tf.random.experimental.stateless_split(seed, num=len(transforms))
     for transform, member_seed in zip(transforms, seeds):
-        late = (progress,) if getattr(transform, "uses_progress", False) else ()
-        images = transform(images, member_seed, *late)
+        images = apply(transform, images, member_seed, progress)
     return images
 
 
